@@ -46,18 +46,7 @@ func WriteStarter(dir uci.Dir, ifname string, priv wgtypes.Key) error {
 			// Another process wrote the file since the check above.
 			return errUnchanged
 		}
-		lo := f.AddSection(typeInterface, "loopback")
-		lo.Set("device", "lo")
-		lo.Set(optProto, "static")
-		lo.Set(optIPAddr, "127.0.0.1")
-		lo.Set(optNetmask, "255.0.0.0")
-
-		lan := f.AddSection(typeInterface, "lan")
-		lan.Set("device", "br-lan")
-		lan.Set(optProto, "static")
-		lan.Set(optIPAddr, starterLANAddr)
-		lan.Set(optNetmask, starterLANMask)
-
+		addStarterBase(f)
 		wg := f.AddSection(typeInterface, ifname)
 		wg.Set(optProto, protoWG)
 		wg.Set(optPrivateKey, priv.String())
@@ -69,4 +58,20 @@ func WriteStarter(dir uci.Dir, ifname string, priv wgtypes.Key) error {
 		return fmt.Errorf("openwrt: starter network %s: %w", path, err)
 	}
 	return nil
+}
+
+// addStarterBase appends the starter file's loopback and 'lan' interfaces
+// (192.168.1.1/24) to f. Setup in standalone mode starts from them too.
+func addStarterBase(f *uci.File) {
+	lo := f.AddSection(typeInterface, "loopback")
+	lo.Set("device", "lo")
+	lo.Set(optProto, "static")
+	lo.Set(optIPAddr, "127.0.0.1")
+	lo.Set(optNetmask, "255.0.0.0")
+
+	lan := f.AddSection(typeInterface, "lan")
+	lan.Set("device", "br-lan")
+	lan.Set(optProto, "static")
+	lan.Set(optIPAddr, starterLANAddr)
+	lan.Set(optNetmask, starterLANMask)
 }

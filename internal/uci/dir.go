@@ -43,9 +43,9 @@ func checkPackage(pkg string) error {
 	return nil
 }
 
-// Load reads and parses one package. A missing file returns an empty *File and an error
-// satisfying errors.Is(err, fs.ErrNotExist) -- callers decide whether that is fine.
-// A malformed file returns a *ParseError.
+// Load reads and parses package pkg. A missing file returns an empty *File
+// and an error satisfying errors.Is(err, fs.ErrNotExist): callers decide
+// whether that is fine. A malformed file returns a *ParseError.
 //
 // Load takes no lock: every writer that follows libuci's protocol replaces
 // the file with a rename, so a reader sees either the old or the new file.
@@ -64,19 +64,28 @@ func (d Dir) Load(pkg string) (*File, error) {
 	return Parse(path, data)
 }
 
-// Update commits a change with libuci's protocol: open (create when missing, mode 0600... keep
-// existing mode), flock(LOCK_EX) (re-open and retry if the path was replaced while waiting),
-// re-read and parse under the lock, call fn, and if fn returns nil and the bytes changed, write
-// <dir>/.<pkg>.uci-XXXXXX, fsync, chmod to the old mode, rename over, fsync the dir.
-// A malformed file returns its *ParseError and is never overwritten. fn errors are returned as is.
+// Update commits a change to package pkg with libuci's protocol. It opens
+// the file (creating it with mode 0600, libuci's UCI_FILEMODE, when it is
+// missing), takes flock(LOCK_EX) on it, and checks that the locked file is
+// still the one at the path: a commit that finished while Update waited has
+// renamed a new file over it, and then Update opens and locks again. Under
+// the lock it reads and parses the file and calls fn. If fn returns nil and
+// the file serializes differently than before, Update writes the new content
+// to <dir>/.<pkg>.uci-XXXXXX, fsyncs it, gives it the old file's mode (and
+// owner, where allowed), renames it over the file and fsyncs the directory.
 //
-// "Changed" compares the serialized file before and after fn, so a
-// hand-written file keeps its comments and layout when fn changes nothing.
-// A file that Update created only to lock it is removed again when nothing
-// is written. Before writing, Update checks that the new content reads back
-// as exactly the File fn left (see File.Validate); if not, it writes nothing
-// and returns an error. Goroutines of one process may call Update on the
-// same package concurrently: each call locks through its own open file.
+// A malformed file returns its *ParseError and is never overwritten; fn is
+// not called. An error from fn is returned as is and nothing is written.
+// Comparing the serialized forms means that a hand-written file keeps its
+// comments and layout when fn changes nothing. A file Update created only to
+// lock it is removed again when nothing is written. Before writing, Update
+// checks that the new content reads back as exactly the File fn left (see
+// File.Validate); if not, it writes nothing and returns an error. No
+// temporary file is left behind on any error.
+//
+// Goroutines of one process may call Update on the same package at once:
+// each call locks through its own open file, and flock locks of different
+// open files exclude each other even within a process.
 func (d Dir) Update(pkg string, fn func(f *File) error) error {
 	if err := checkPackage(pkg); err != nil {
 		return err
@@ -185,7 +194,7 @@ func openForLock(path string) (f *os.File, created bool, err error) {
 		}
 		// Another process created it between the two calls: open theirs.
 	}
-	return nil, false, fmt.Errorf("open %s: it keeps appearing and disappearing", path)
+	return nil, false, fmt.Errorf("open %s: it is a broken symbolic link or keeps being removed", path)
 }
 
 // flock calls flock(2), retrying when a signal interrupts the wait (the Go
@@ -225,7 +234,7 @@ func checkReadsBack(path string, f *File, data []byte) error {
 		return fmt.Errorf("refusing to write %s: it would not read back: %w", path, err)
 	}
 	if !equal(f, g) {
-		return fmt.Errorf("refusing to write %s: it would not read back the same (a section name clashes with uci's name for an anonymous section)", path)
+		return fmt.Errorf("refusing to write %s: it would not read back the same", path)
 	}
 	return nil
 }

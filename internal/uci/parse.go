@@ -37,13 +37,17 @@ func (e *ParseError) Error() string {
 // moved to the end of its section; `list` appends (turning a plain option of
 // that name into a list at the end of the section); `package NAME` is
 // checked and ignored; and a repeated `config TYPE NAME` reopens the earlier
-// section, which must have the same type. The only deviation is that a NUL
-// byte, which libuci silently truncates at, is an error.
+// section, which must have the same type. There are two deviations: a NUL
+// byte, which libuci silently truncates at, is an error; and libuci also
+// lets `config TYPE cfgXXXXXX` reopen an anonymous section through the name
+// it generates for it, which Parse does not, because how that name is
+// counted differs between libuci versions.
 func Parse(name string, data []byte) (*File, error) {
 	p := &parser{
 		data:  data,
 		file:  &File{Name: name},
-		named: make(map[string]int),
+		named: make(map[string]*Section),
+		names: make(map[string]string),
 	}
 	if i := bytes.IndexByte(data, 0); i >= 0 {
 		return nil, &ParseError{File: name, Line: 1 + bytes.Count(data[:i], []byte{'\n'}), Msg: "the file contains a NUL byte"}
@@ -77,19 +81,9 @@ type parser struct {
 	line   int // physical lines read so far
 
 	file  *File
-	cur   *Section       // the section option and list statements go to
-	n     int            // libuci's per-package section counter (n_section)
-	named map[string]int // index in file.Sections of each named section
-	anon  []anonSection  // anonymous sections, for libuci's generated names
-}
-
-// anonSection records what libuci needs to name an anonymous section:
-// "cfg" + counter (%02x) + hash of the type (%04x). A later `config TYPE
-// cfgXXXXXX` with that name reopens the anonymous section, so Parse must
-// know the names to merge the same way.
-type anonSection struct {
-	index int // in file.Sections
-	n     int // the counter when it was named
+	cur   *Section            // the section option and list statements go to
+	named map[string]*Section // the named sections
+	names map[string]string   // option names and types seen, to share their strings
 }
 
 // getln reads the next physical line into buf at offset, replacing what is
@@ -238,6 +232,7 @@ type argKind int
 
 const (
 	argValue   argKind = iota // anything
+	argType                   // section type, checked by the caller
 	argName                   // section or option name
 	argPackage                // package name
 )
@@ -262,12 +257,23 @@ func (p *parser) nextArg(missing string, kind argKind) (string, *ParseError) {
 		}
 		return "", nil
 	}
-	s := string(p.buf[val:end])
+	word := p.buf[val:end]
+	if kind == argType || kind == argName {
+		// Types and option names repeat in every section: share one
+		// string for each instead of allocating it again.
+		if s, ok := p.names[string(word)]; ok {
+			return s, nil
+		}
+	}
+	s := string(word)
 	switch kind {
+	case argType:
+		p.names[s] = s
 	case argName:
 		if !validName(s) {
 			return "", p.errorf("invalid name %s: names may contain only letters, digits and _", quoteShort(s))
 		}
+		p.names[s] = s
 	case argPackage:
 		if !validPackage(s) {
 			return "", p.errorf("invalid package name %s: it may contain only letters, digits, _ and -", quoteShort(s))
@@ -355,6 +361,8 @@ func (p *parser) parseLine() *ParseError {
 // message of the missing argument instead.
 func (p *parser) invalidCommand(word string) *ParseError {
 	switch strings.TrimRightFunc(word, func(r rune) bool { return r < 0x80 && isSpace(byte(r)) }) {
+	case "":
+		return p.errorf("; must be followed by another statement on the same line (libuci reads nothing else after it)")
 	case "p", "package":
 		return p.errorf("package without a name")
 	case "c", "config":
@@ -383,7 +391,7 @@ func (p *parser) parseConfig(end int) *ParseError {
 	if err := p.skipKeyword(end, "config without a section type"); err != nil {
 		return err
 	}
-	typ, err := p.nextArg("config without a section type", argValue)
+	typ, err := p.nextArg("config without a section type", argType)
 	if err != nil {
 		return err
 	}
@@ -399,76 +407,35 @@ func (p *parser) parseConfig(end int) *ParseError {
 	}
 	f := p.file
 	if name == "" {
-		// libuci counts the section once when allocating it and once when
-		// naming it.
-		p.n += 2
-		p.anon = append(p.anon, anonSection{index: len(f.Sections), n: p.n})
 		p.cur = &Section{Type: typ}
 		f.Sections = append(f.Sections, p.cur)
 		return nil
 	}
-	if s := p.lookup(name); s != nil {
+	if s := p.named[name]; s != nil {
 		if s.Type != typ {
 			return p.errorf("section %q is defined again with type %q; it was %q before", name, typ, s.Type)
 		}
 		p.cur = s
 		return nil
 	}
-	p.n++
-	p.named[name] = len(f.Sections)
 	p.cur = &Section{Type: typ, Name: name}
+	p.named[name] = p.cur
 	f.Sections = append(f.Sections, p.cur)
 	return nil
-}
-
-// lookup finds the first section, in file order, that libuci knows as name:
-// a named section, or an anonymous one whose generated name it is.
-func (p *parser) lookup(name string) *Section {
-	idx, ok := p.named[name]
-	if !ok {
-		idx = len(p.file.Sections)
-	}
-	if strings.HasPrefix(name, "cfg") {
-		for _, a := range p.anon {
-			if a.index >= idx {
-				break
-			}
-			if anonName(a.n, p.file.Sections[a.index].Type) == name {
-				idx = a.index
-				break
-			}
-		}
-	}
-	if idx < len(p.file.Sections) {
-		return p.file.Sections[idx]
-	}
-	return nil
-}
-
-// anonName is the name libuci gives the anonymous section counted n with
-// type typ (uci_fixup_section): its options are not hashed, because the
-// section has none yet when it is named.
-func anonName(n int, typ string) string {
-	h := uint32(5381)
-	for i := 0; i < len(typ); i++ {
-		h = h<<5 + h + uint32(typ[i]) // typ is ASCII, so C's signed char adds the same
-	}
-	h &= 0x7fffffff
-	return fmt.Sprintf("cfg%02x%04x", n, h%(1<<16))
 }
 
 func (p *parser) parseOption(end int, list bool) *ParseError {
 	if p.cur == nil {
 		return p.errorf("option or list before the first config section")
 	}
-	what := "option"
+	missing := "option without a name"
 	if list {
-		what = "list"
+		missing = "list without a name"
 	}
-	if err := p.skipKeyword(end, what+" without a name"); err != nil {
+	if err := p.skipKeyword(end, missing); err != nil {
 		return err
 	}
-	name, err := p.nextArg(what+" without a name", argName)
+	name, err := p.nextArg(missing, argName)
 	if err != nil {
 		return err
 	}
@@ -491,7 +458,7 @@ func (p *parser) parseOption(end int, list bool) *ParseError {
 		s.Options = slices.Delete(s.Options, i, i+1)
 		s.Options = append(s.Options, &Option{Name: name, IsList: true, Values: append(slices.Clip(old), value)})
 	case list:
-		s.Options = append(s.Options, &Option{Name: name, IsList: true, Values: []string{value}})
+		s.Options = append(s.Options, newOption(name, true, value))
 	case value == "":
 		// libuci's uci_set ignores an empty value for an option it is
 		// reading; it neither creates nor deletes the option.
@@ -499,9 +466,20 @@ func (p *parser) parseOption(end int, list bool) *ParseError {
 		// The same value again changes nothing, not even the position.
 	case i >= 0:
 		s.Options = slices.Delete(s.Options, i, i+1)
-		s.Options = append(s.Options, &Option{Name: name, Values: []string{value}})
+		s.Options = append(s.Options, newOption(name, false, value))
 	default:
-		s.Options = append(s.Options, &Option{Name: name, Values: []string{value}})
+		s.Options = append(s.Options, newOption(name, false, value))
 	}
 	return nil
+}
+
+// newOption returns an option holding one value, allocating the option and
+// its Values array together.
+func newOption(name string, list bool, value string) *Option {
+	a := &struct {
+		o Option
+		v [1]string
+	}{o: Option{Name: name, IsList: list}, v: [1]string{value}}
+	a.o.Values = a.v[:1:1]
+	return &a.o
 }

@@ -334,12 +334,8 @@ func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Add
 	if err != nil {
 		return nil, fmt.Errorf("vpn: generate key: %w", err)
 	}
-	// Refuse early when WireGuard cannot be reached at all, so that a
-	// request that fails changes nothing.
-	if cfg, err := s.load(ctx); err != nil {
+	if err := s.requireReachable(ctx); err != nil {
 		return nil, err
-	} else if _, err := s.dev.State(cfg.Server.Interface); errors.Is(err, ErrDeviceUnreachable) {
-		return nil, &Error{Code: EUNAVAILABLE, Message: err.Error(), Err: err}
 	}
 
 	var (
@@ -379,7 +375,7 @@ func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Add
 	res := &Added{}
 	if err := s.apply(ctx, saved.Server.Interface, &peer); err != nil {
 		if !errors.Is(err, ErrNoDevice) {
-			s.rollbackAdd(ctx, peer.PublicKey)
+			s.restore(ctx, peer.PublicKey, nil)
 			return nil, err
 		}
 		res.Warnings = append(res.Warnings, deviceProblem(saved.Server.Interface, err)+" The new peer is saved and takes effect when the interface comes up.")
@@ -392,17 +388,36 @@ func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Add
 	return res, nil
 }
 
-// rollbackAdd removes a peer whose live apply failed, so that the failed
-// request leaves the configuration as it was.
-func (s *Service) rollbackAdd(ctx context.Context, key wgtypes.Key) {
+// requireReachable refuses a change early when WireGuard cannot be reached
+// at all, so that a request that fails changes nothing. An interface that
+// is merely down is fine: the change takes effect when it comes up.
+func (s *Service) requireReachable(ctx context.Context) error {
+	cfg, err := s.load(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.dev.State(cfg.Server.Interface); errors.Is(err, ErrDeviceUnreachable) {
+		return &Error{Code: EUNAVAILABLE, Message: err.Error(), Err: err}
+	}
+	return nil
+}
+
+// restore puts the stored peer with the given key back to old (nil: no such
+// peer) after its live apply failed, so that the failed request leaves the
+// configuration as it was.
+func (s *Service) restore(ctx context.Context, key wgtypes.Key, old *Peer) {
 	err := s.store.UpdateServer(ctx, func(cfg *Config) error {
-		if cfg.Server != nil {
-			cfg.Server.Peers = slices.DeleteFunc(cfg.Server.Peers, func(p Peer) bool { return p.PublicKey == key })
+		if cfg.Server == nil {
+			return nil
+		}
+		cfg.Server.Peers = slices.DeleteFunc(cfg.Server.Peers, func(p Peer) bool { return p.PublicKey == key })
+		if old != nil {
+			cfg.Server.Peers = append(cfg.Server.Peers, *old)
 		}
 		return nil
 	})
 	if err != nil {
-		s.log.Error("rolling back a peer whose apply failed", "public_key", key.String(), "err", err)
+		s.log.Error("restoring a peer whose apply failed", "public_key", key.String(), "err", err)
 	}
 }
 
@@ -442,10 +457,12 @@ func (s *Service) UpdatePeer(ctx context.Context, key wgtypes.Key, u PeerUpdate)
 			return PeerView{}, err
 		}
 	}
+	if err := s.requireReachable(ctx); err != nil {
+		return PeerView{}, err
+	}
 	var (
-		peer   Peer
-		before bool
-		ifname string
+		peer, old Peer
+		ifname    string
 	)
 	err := s.store.UpdateServer(ctx, func(cfg *Config) error {
 		if cfg.Server == nil {
@@ -461,7 +478,7 @@ func (s *Service) UpdatePeer(ctx context.Context, key wgtypes.Key, u PeerUpdate)
 			}
 			p.Name = *u.Name
 		}
-		before = p.Enabled
+		old = *p
 		if u.Enabled != nil {
 			p.Enabled = *u.Enabled
 		}
@@ -471,8 +488,9 @@ func (s *Service) UpdatePeer(ctx context.Context, key wgtypes.Key, u PeerUpdate)
 	if err != nil {
 		return PeerView{}, err
 	}
-	if before != peer.Enabled {
+	if old.Enabled != peer.Enabled {
 		if err := s.apply(ctx, ifname, &peer); err != nil && !errors.Is(err, ErrNoDevice) {
+			s.restore(ctx, key, &old)
 			return PeerView{}, err
 		}
 		s.log.Info("peer enabled changed", "name", peer.Name, "enabled", peer.Enabled)
@@ -482,7 +500,13 @@ func (s *Service) UpdatePeer(ctx context.Context, key wgtypes.Key, u PeerUpdate)
 
 // RemovePeer deletes a peer from the store and the device.
 func (s *Service) RemovePeer(ctx context.Context, key wgtypes.Key) error {
-	var ifname, name string
+	if err := s.requireReachable(ctx); err != nil {
+		return err
+	}
+	var (
+		ifname string
+		old    Peer
+	)
 	err := s.store.UpdateServer(ctx, func(cfg *Config) error {
 		if cfg.Server == nil {
 			return errNoServer(cfg.Settings.Interface)
@@ -491,7 +515,7 @@ func (s *Service) RemovePeer(ctx context.Context, key wgtypes.Key) error {
 		if p == nil {
 			return errUnknownPeer(key.String())
 		}
-		name, ifname = p.Name, cfg.Server.Interface
+		old, ifname = *p, cfg.Server.Interface
 		cfg.Server.Peers = slices.DeleteFunc(cfg.Server.Peers, func(p Peer) bool { return p.PublicKey == key })
 		return nil
 	})
@@ -499,9 +523,10 @@ func (s *Service) RemovePeer(ctx context.Context, key wgtypes.Key) error {
 		return err
 	}
 	if err := s.wrapDevice(s.dev.RemovePeer(ifname, key)); err != nil && !errors.Is(err, ErrNoDevice) {
+		s.restore(ctx, key, &old)
 		return err
 	}
-	s.log.Info("peer removed", "name", name, "public_key", key.String())
+	s.log.Info("peer removed", "name", old.Name, "public_key", key.String())
 	return nil
 }
 

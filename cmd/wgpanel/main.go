@@ -1,0 +1,212 @@
+// Command wgpanel runs a road-warrior WireGuard server on an OpenWrt router:
+// it keeps peers in UCI, applies them live, and serves a web UI on the LAN.
+// Run standalone with --dev on any Linux machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/wgpanel/wgpanel/internal/openwrt"
+	"github.com/wgpanel/wgpanel/internal/uci"
+	"github.com/wgpanel/wgpanel/internal/vpn"
+	"github.com/wgpanel/wgpanel/internal/wgdev"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: wgpanel [--config-dir DIR] [--interface IF] [--dev] [--state-dir DIR] COMMAND
+
+commands:
+  serve [--dev] [--state-dir DIR] [--listen ADDR]   run the web UI (and, with --dev, the interface)
+  peer add NAME [--full-tunnel] [--qr]  add a device and print its client config
+  peer list [--json]                    list devices with their handshakes and traffic
+  peer show NAME|PUBKEY [--qr]          print a device's client config again
+  peer remove NAME|PUBKEY               remove a device
+  peer enable|disable NAME|PUBKEY       let a device connect, or stop it
+  peer rename NAME|PUBKEY NEWNAME       rename a device
+  reconcile                             make the interface's peers match the configuration
+  passwd                                set the web password (read from standard input)
+  version                               print the version
+`
+
+// globals are the flags valid before any command.
+type globals struct {
+	configDir string
+	iface     string
+	dev       bool
+	stateDir  string
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "wgpanel: %s\n", oneLine(vpn.ErrorMessage(err)))
+		}
+		os.Exit(1)
+	}
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	fs := flag.NewFlagSet("wgpanel", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	g.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	args = fs.Args()
+	if len(args) == 0 {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "version":
+		fmt.Fprintf(stdout, "wgpanel %s\n", version)
+		return nil
+	case "serve":
+		return g.serve(ctx, args)
+	case "peer":
+		return g.peer(ctx, args)
+	case "reconcile":
+		return g.reconcile(ctx, args)
+	case "passwd":
+		return g.passwd(ctx, args)
+	case "help":
+		fs.Usage()
+		return nil
+	}
+	return fmt.Errorf("unknown command %q; run wgpanel help", cmd)
+}
+
+// register adds the global flags to fs. Commands accept them too, so that
+// both "wgpanel --dev serve" and "wgpanel serve --dev" work.
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.configDir, "config-dir", g.configDir, "UCI config directory (default /etc/config, or STATE/config with --dev)")
+	fs.StringVar(&g.iface, "interface", g.iface, "WireGuard interface to manage (default: option interface in wgpanel's config, else wg0)")
+	fs.BoolVar(&g.dev, "dev", g.dev, "standalone mode: keep config in the state dir and bring the interface up ourselves")
+	fs.StringVar(&g.stateDir, "state-dir", g.stateDir, "state directory for --dev (default ~/.local/state/wgpanel)")
+}
+
+// parse parses a command's own flags plus the global ones, allowing flags
+// after positional arguments ("peer add phone --qr").
+func (g *globals) parse(name string, fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(g.stderr)
+	g.register(fs)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// isOpenWrt reports whether this machine is an OpenWrt router.
+func isOpenWrt() bool {
+	_, err := os.Stat("/etc/openwrt_release")
+	return err == nil
+}
+
+func (g *globals) devMode() bool { return g.dev || (!isOpenWrt() && g.stateDir != "") }
+
+func (g *globals) resolvedStateDir() (string, error) {
+	if g.stateDir != "" {
+		return filepath.Abs(g.stateDir)
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "wgpanel"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no state directory: pass --state-dir DIR")
+	}
+	return filepath.Join(home, ".local", "state", "wgpanel"), nil
+}
+
+// dir returns the UCI directory in use.
+func (g *globals) dir() (uci.Dir, error) {
+	if g.configDir != "" {
+		return uci.Dir(g.configDir), nil
+	}
+	if g.devMode() {
+		s, err := g.resolvedStateDir()
+		if err != nil {
+			return "", err
+		}
+		return uci.Dir(filepath.Join(s, "config")), nil
+	}
+	return uci.Dir("/etc/config"), nil
+}
+
+func (g *globals) logger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// env is what a command works with.
+type env struct {
+	dir   uci.Dir
+	store *openwrt.Store
+	dev   *wgdev.Client
+	svc   *vpn.Service
+	log   *slog.Logger
+}
+
+func (g *globals) open(level slog.Level) (*env, error) {
+	dir, err := g.dir()
+	if err != nil {
+		return nil, err
+	}
+	log := g.logger(level)
+	store := openwrt.NewStore(dir, log.With("component", "openwrt"))
+	store.Interface = g.iface
+	if g.devMode() {
+		store.DefaultAuth = "password"
+	}
+	dev := wgdev.New(log.With("component", "wgdev"))
+	return &env{dir: dir, store: store, dev: dev, svc: vpn.NewService(store, dev, log.With("component", "vpn")), log: log}, nil
+}
+
+func (e *env) Close() { e.dev.Close() }
+
+func (g *globals) reconcile(ctx context.Context, args []string) error {
+	if _, err := g.parse("reconcile", flag.NewFlagSet("reconcile", flag.ContinueOnError), args); err != nil {
+		return err
+	}
+	e, err := g.open(slog.LevelWarn)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	ch, err := e.svc.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(g.stdout, ch)
+	return nil
+}

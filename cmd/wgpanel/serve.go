@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgpanel/wgpanel/internal/api"
+	"github.com/wgpanel/wgpanel/internal/auth"
+	"github.com/wgpanel/wgpanel/internal/openwrt"
+	"github.com/wgpanel/wgpanel/internal/vpn"
+	"github.com/wgpanel/wgpanel/internal/wgdev"
+	"github.com/wgpanel/wgpanel/web"
+)
+
+// webPort is where the page is served unless listen says otherwise.
+const webPort = 8080
+
+// watchInterval is how often serve checks whether the interface came back,
+// as it does after every ifup on OpenWrt, so that it can reconcile.
+const watchInterval = 10 * time.Second
+
+func (g *globals) serve(ctx context.Context, args []string) error {
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	listen := fset.String("listen", "", "address for the web UI (default: LAN address port 8080; 127.0.0.1:8080 with --dev)")
+	if _, err := g.parse("serve", fset, args); err != nil {
+		return err
+	}
+	if g.devMode() {
+		if err := g.prepareDev(ctx); err != nil {
+			return err
+		}
+	}
+	e, err := g.open(slog.LevelInfo)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	log := e.log
+	log.Info("starting", "version", version, "config", string(e.dir), "dev", g.devMode())
+
+	cfg, err := e.store.Load(ctx)
+	if err != nil {
+		if g.devMode() {
+			return err
+		}
+		// On a router the page must still come up and say what is wrong.
+		log.Error("reading the configuration", "err", vpn.ErrorMessage(err))
+		cfg = &vpn.Config{Settings: openwrt.DefaultSettings()}
+	}
+	if g.devMode() && cfg.Settings.Auth == auth.ModePassword && cfg.Settings.PasswordHash == "" {
+		if err := g.firstPassword(ctx, e.store); err != nil {
+			return err
+		}
+	}
+
+	var link *wgdev.Link
+	if g.devMode() {
+		if cfg.Server == nil {
+			return fmt.Errorf("there is no WireGuard interface %s in %s", cfg.Settings.Interface, e.store.NetworkPath())
+		}
+		srv := cfg.Server
+		link, err = wgdev.Up(ctx, wgdev.LinkConfig{
+			Name: srv.Interface, PrivateKey: srv.PrivateKey, ListenPort: srv.ListenPort,
+			Addresses: srv.Addresses, MTU: srv.MTU,
+		}, log.With("component", "wgdev"))
+		if err != nil {
+			return err
+		}
+		defer link.Close()
+		log.Info("interface up", "interface", srv.Interface, "kind", link.Kind(), "port", srv.ListenPort,
+			"public_key", srv.PublicKey().String())
+	}
+	reconcile(ctx, e.svc, log)
+
+	addr, err := listenAddr(*listen, cfg, g.devMode())
+	if err != nil {
+		return err
+	}
+	authn, err := auth.New(auth.Config{
+		Mode: cfg.Settings.Auth,
+		Hash: func() (string, error) {
+			c, err := e.store.Load(context.Background())
+			if err != nil {
+				return "", err
+			}
+			return c.Settings.PasswordHash, nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	static, err := fs.Sub(web.FS, ".")
+	if err != nil {
+		return err
+	}
+	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Static: static})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)
+	}
+	hs := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("web UI listening", "url", "http://"+ln.Addr().String())
+
+	var linkDone <-chan struct{}
+	if link != nil {
+		linkDone = link.Done()
+	} else {
+		go watch(ctx, e, cfg.Settings.Interface, log)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return hs.Shutdown(sctx)
+		case err := <-served:
+			return fmt.Errorf("web UI: %w", err)
+		case <-linkDone:
+			log.Warn("the interface went away; the web UI keeps running, run wgpanel reconcile once it is back")
+			linkDone = nil
+		}
+	}
+}
+
+// reconcile brings the device in line with UCI and logs what it changed.
+func reconcile(ctx context.Context, svc *vpn.Service, log *slog.Logger) bool {
+	ch, err := svc.Reconcile(ctx)
+	if err != nil {
+		log.Warn("cannot reconcile the interface", "err", vpn.ErrorMessage(err))
+		return false
+	}
+	if !ch.Empty() {
+		log.Info("reconciled", "changes", ch.String())
+	}
+	return true
+}
+
+// watch reconciles whenever the interface reappears, which on OpenWrt
+// happens after every ifup: netifd recreates the device from UCI.
+func watch(ctx context.Context, e *env, ifname string, log *slog.Logger) {
+	t := time.NewTicker(watchInterval)
+	defer t.Stop()
+	_, err := e.dev.State(ifname)
+	up := err == nil
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		_, err := e.dev.State(ifname)
+		switch {
+		case err == nil && !up:
+			log.Info("interface is back", "interface", ifname)
+			up = reconcile(ctx, e.svc, log)
+		case err != nil && up:
+			log.Warn("interface is gone", "interface", ifname, "err", vpn.ErrorMessage(err))
+			up = false
+		}
+	}
+}
+
+// listenAddr picks the web UI's address: the flag, else the listen option,
+// else the LAN address on a router (never the WAN), else loopback.
+func listenAddr(flagAddr string, cfg *vpn.Config, dev bool) (string, error) {
+	addr := flagAddr
+	if addr == "" {
+		addr = cfg.Settings.Listen
+	}
+	if addr == "" {
+		host := netip.MustParseAddr("127.0.0.1")
+		if !dev && cfg.Network.LANAddr.IsValid() {
+			host = cfg.Network.LANAddr
+		}
+		return net.JoinHostPort(host.String(), strconv.Itoa(webPort)), nil
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", fmt.Errorf("the listen address %q is not HOST:PORT (for example 192.168.1.1:8080)", addr)
+	}
+	return addr, nil
+}
+
+// prepareDev creates the state directory and, on first start, a starter
+// configuration with a fresh server key.
+func (g *globals) prepareDev(ctx context.Context) error {
+	dir, err := g.dir()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(string(dir), 0o700); err != nil {
+		return fmt.Errorf("creating the state directory: %w", err)
+	}
+	ifname := g.iface
+	if ifname == "" {
+		st := openwrt.NewStore(dir, nil)
+		st.DefaultAuth = auth.ModePassword
+		cfg, err := st.Load(ctx)
+		switch {
+		case err == nil:
+			ifname = cfg.Settings.Interface
+		case errors.Is(err, fs.ErrNotExist) || vpn.ErrorCode(err) == vpn.ECONFIG:
+			ifname = openwrt.DefaultSettings().Interface
+		default:
+			return err
+		}
+	}
+	priv, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		return err
+	}
+	return openwrt.WriteStarter(dir, ifname, priv)
+}
+
+// firstPassword sets a random web password on first start in --dev mode and
+// prints it once.
+func (g *globals) firstPassword(ctx context.Context, store *openwrt.Store) error {
+	pw := auth.GeneratePassword()
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	if err := store.SetPasswordHash(ctx, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "Web UI password: %s\n(shown once; change it with: wgpanel --dev passwd)\n", pw)
+	return nil
+}

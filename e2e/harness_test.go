@@ -1,0 +1,673 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wgpanel/wgpanel/internal/testutil"
+)
+
+// The addresses of the test network. 192.0.2.0/24 (TEST-NET-1) stands for
+// the internet between the phone and the router; 192.168.1.0/24 and
+// 10.66.66.0/24 are the LAN and tunnel subnets of the starter config that
+// `serve --dev` writes. All of them exist only inside namespaces the test
+// made.
+const (
+	routerWAN    = "192.0.2.1"
+	phoneWAN     = "192.0.2.2"
+	routerLAN    = "192.168.1.1"
+	lanHost      = "192.168.1.2"
+	routerTunnel = "10.66.66.1"
+	listenPort   = 51820
+)
+
+// Timeouts for the commands the tests run. Every exec has one.
+const (
+	quickTimeout = 10 * time.Second // ip, wg, wgpanel CLI calls
+	pingTimeout  = 30 * time.Second
+	serveTimeout = 3 * time.Minute // upper bound on one serve process's life
+	buildTimeout = 5 * time.Minute
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildBin  string
+	buildErr  error
+
+	// seq makes namespace and interface names unique within this process;
+	// the pid makes them unique across processes.
+	seq atomic.Int32
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// requireEnv skips (or fails under CI=true) when this machine cannot run
+// the end-to-end tests.
+func requireEnv(t *testing.T) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireTUN(t)
+	testutil.RequireCommand(t, "ip", "wg", "wg-quick", "wireguard-go", "ping", "sysctl")
+}
+
+// wgpanelBinary returns the path of the wgpanel binary under test: the one
+// WGPANEL_BIN names, or ./cmd/wgpanel built once for this test process.
+func wgpanelBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("WGPANEL_BIN"); p != "" {
+		return p
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "wgpanel-e2e-")
+		if buildErr != nil {
+			return
+		}
+		buildBin = filepath.Join(buildDir, "wgpanel")
+		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, goTool(), "build", "-o", buildBin, "./cmd/wgpanel")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/wgpanel: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildBin
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+// cmdResult is what one finished command left behind.
+type cmdResult struct {
+	argv           []string
+	stdout, stderr string
+	err            error
+	took           time.Duration
+}
+
+func (r cmdResult) String() string {
+	return fmt.Sprintf("%q: %v\nstdout:\n%s\nstderr:\n%s", r.argv, r.err, r.stdout, r.stderr)
+}
+
+// exitCode returns the command's exit status, or -1 when it did not exit
+// normally (killed, timed out, not started).
+func (r cmdResult) exitCode() int {
+	if r.err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(r.err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// command returns argv as an *exec.Cmd bounded by ctx. WaitDelay stops
+// Wait from hanging on pipes a daemonized child might keep open.
+func command(ctx context.Context, env []string, argv ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.WaitDelay = 2 * time.Second
+	return cmd
+}
+
+// run runs argv to completion within timeout.
+func run(timeout time.Duration, env []string, argv ...string) cmdResult {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := command(ctx, env, argv...)
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("timed out after %v: %w", timeout, err)
+	}
+	return cmdResult{argv: argv, stdout: stdout.String(), stderr: stderr.String(), err: err, took: time.Since(start)}
+}
+
+// mustRun runs argv and fails the test when it does not exit 0.
+func mustRun(t *testing.T, timeout time.Duration, argv ...string) string {
+	t.Helper()
+	r := run(timeout, nil, argv...)
+	if r.err != nil {
+		t.Fatalf("%v", r)
+	}
+	return r.stdout
+}
+
+// inNS prefixes argv so that it runs in network namespace ns.
+func inNS(ns string, argv ...string) []string {
+	return append([]string{"ip", "netns", "exec", ns}, argv...)
+}
+
+// baseEnv is the test process's environment without LOG_LEVEL (it would
+// make a daemonized wireguard-go keep our pipes open) and with PATH
+// replaced when path is not empty.
+func baseEnv(path string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "LOG_LEVEL=") || (path != "" && strings.HasPrefix(kv, "PATH=")) {
+			continue
+		}
+		env = append(env, kv)
+	}
+	if path != "" {
+		env = append(env, "PATH="+path)
+	}
+	return env
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// topo is one test's network: a router namespace running `wgpanel serve
+// --dev`, and optionally a phone namespace on the router's WAN side and a
+// LAN host namespace on its LAN side.
+type topo struct {
+	t   *testing.T
+	bin string
+	id  string
+	dir string // scratch directory: state dir, phone config, shim
+
+	stateDir  string
+	configDir string // stateDir/config
+
+	router, phone, lan string // namespace names; "" when absent
+	wgIf               string // the router's WireGuard interface
+	phoneIf            string // the phone's wg-quick interface
+
+	serve     *exec.Cmd
+	serveLog  syncBuffer
+	serveDone chan struct{}
+	serveErr  error // valid once serveDone is closed
+}
+
+type topoOptions struct {
+	phone bool // a phone namespace at 192.0.2.2 on the router's WAN side
+	lan   bool // a LAN host namespace at 192.168.1.2 on the router's LAN side
+}
+
+// newTopo builds the namespaces, starts serve in the router namespace and
+// waits until its interface is up. Everything is undone in t.Cleanup.
+func newTopo(t *testing.T, opts topoOptions) *topo {
+	t.Helper()
+	requireEnv(t)
+	bin := wgpanelBinary(t)
+	id := fmt.Sprintf("%d%02d", os.Getpid()%10000000, seq.Add(1)%100)
+	tp := &topo{
+		t:       t,
+		bin:     bin,
+		id:      id,
+		dir:     t.TempDir(),
+		router:  "wgpe2e-" + id + "-router",
+		wgIf:    "wgs" + id,
+		phoneIf: "wgp" + id,
+	}
+	tp.stateDir = filepath.Join(tp.dir, "state")
+	tp.configDir = filepath.Join(tp.stateDir, "config")
+	start := time.Now()
+
+	tp.addNS(tp.router)
+	mustRun(t, quickTimeout, inNS(tp.router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")...)
+	if opts.phone {
+		tp.phone = "wgpe2e-" + id + "-phone"
+		tp.addNS(tp.phone)
+		tp.link(tp.router, "vw"+id, routerWAN+"/24", tp.phone, "vp"+id, phoneWAN+"/24")
+	}
+	if opts.lan {
+		tp.lan = "wgpe2e-" + id + "-lan"
+		tp.addNS(tp.lan)
+		tp.link(tp.router, "vl"+id, routerLAN+"/24", tp.lan, "vh"+id, lanHost+"/24")
+		mustRun(t, quickTimeout, "ip", "-n", tp.lan, "route", "add", "default", "via", routerLAN)
+	}
+	// Removing our uniquely named UAPI sockets runs after the namespaces
+	// are gone, in case a killed wireguard-go left one behind.
+	t.Cleanup(func() {
+		for _, name := range []string{tp.wgIf, tp.phoneIf} {
+			os.Remove(filepath.Join("/var/run/wireguard", name+".sock"))
+		}
+	})
+	tp.startServe()
+	t.Logf("topology %s up in %v", id, time.Since(start).Round(time.Millisecond))
+	return tp
+}
+
+// addNS creates namespace ns with lo up, and deletes it in t.Cleanup after
+// stopping every process still in it.
+func (tp *topo) addNS(ns string) {
+	t := tp.t
+	t.Helper()
+	mustRun(t, quickTimeout, "ip", "netns", "add", ns)
+	t.Cleanup(func() { deleteNS(t, ns) })
+	mustRun(t, quickTimeout, "ip", "-n", ns, "link", "set", "lo", "up")
+}
+
+// deleteNS stops the processes left in ns (a daemonized wireguard-go is
+// re-parented to pid 1, so nothing else would) and deletes it.
+func deleteNS(t *testing.T, ns string) {
+	for i := 0; i < 40; i++ { // 4 s at most
+		r := run(quickTimeout, nil, "ip", "netns", "pids", ns)
+		pids := strings.Fields(r.stdout)
+		if r.err != nil || len(pids) == 0 {
+			break
+		}
+		sig := syscall.SIGTERM
+		if i >= 20 {
+			sig = syscall.SIGKILL
+		}
+		for _, p := range pids {
+			if pid, err := strconv.Atoi(p); err == nil {
+				syscall.Kill(pid, sig)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := run(quickTimeout, nil, "ip", "netns", "del", ns); r.err != nil {
+		t.Errorf("cleanup: %v", r)
+	}
+}
+
+// link joins two namespaces with a veth pair and gives each end an address.
+func (tp *topo) link(ns1, if1, addr1, ns2, if2, addr2 string) {
+	t := tp.t
+	t.Helper()
+	mustRun(t, quickTimeout, "ip", "-n", ns1, "link", "add", if1, "type", "veth", "peer", "name", if2, "netns", ns2)
+	mustRun(t, quickTimeout, "ip", "-n", ns1, "addr", "add", addr1, "dev", if1)
+	mustRun(t, quickTimeout, "ip", "-n", ns2, "addr", "add", addr2, "dev", if2)
+	mustRun(t, quickTimeout, "ip", "-n", ns1, "link", "set", if1, "up")
+	mustRun(t, quickTimeout, "ip", "-n", ns2, "link", "set", if2, "up")
+}
+
+// startServe pre-writes S/config/wgpanel (our interface name, the router's
+// WAN address as endpoint) and starts `wgpanel serve --dev` in the router
+// namespace. t.Cleanup stops it with SIGTERM and checks it exits 0.
+func (tp *topo) startServe() {
+	t := tp.t
+	t.Helper()
+	if err := os.MkdirAll(tp.configDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	settings := fmt.Sprintf("\nconfig wgpanel 'main'\n\toption interface '%s'\n\toption endpoint '%s'\n\toption listen '127.0.0.1:8080'\n",
+		tp.wgIf, routerWAN)
+	if err := os.WriteFile(filepath.Join(tp.configDir, "wgpanel"), []byte(settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
+	cmd := command(ctx, nil, inNS(tp.router, tp.bin, "--dev", "--state-dir", tp.stateDir, "serve")...)
+	cmd.Stdout = &tp.serveLog
+	cmd.Stderr = &tp.serveLog
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start serve: %v", err)
+	}
+	tp.serve = cmd
+	tp.serveDone = make(chan struct{})
+	go func() {
+		tp.serveErr = cmd.Wait()
+		close(tp.serveDone)
+	}()
+	t.Cleanup(func() {
+		defer cancel()
+		tp.stopServe()
+		if t.Failed() {
+			t.Logf("serve log:\n%s", tp.serveLog.String())
+		}
+	})
+
+	// Wait until the device listens on its port and has its address.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if !tp.serveRunning() {
+			t.Fatalf("serve exited early: %v\n%s", tp.serveErr, tp.serveLog.String())
+		}
+		port := run(quickTimeout, nil, inNS(tp.router, "wg", "show", tp.wgIf, "listen-port")...)
+		addr := run(quickTimeout, nil, "ip", "-n", tp.router, "-o", "-4", "addr", "show", "dev", tp.wgIf)
+		if port.err == nil && strings.TrimSpace(port.stdout) == strconv.Itoa(listenPort) &&
+			strings.Contains(addr.stdout, routerTunnel+"/24") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not bring %s up within 10 s:\n%v\n%v\nserve log:\n%s", tp.wgIf, port, addr, tp.serveLog.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (tp *topo) serveRunning() bool {
+	select {
+	case <-tp.serveDone:
+		return false
+	default:
+		return true
+	}
+}
+
+// stopServe sends SIGTERM and checks that serve exits 0 within 10 s.
+func (tp *topo) stopServe() {
+	t := tp.t
+	if !tp.serveRunning() {
+		t.Errorf("serve had already exited: %v; want it running until SIGTERM", tp.serveErr)
+		return
+	}
+	tp.serve.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-tp.serveDone:
+		if tp.serveErr != nil {
+			t.Errorf("serve after SIGTERM: %v; want exit status 0", tp.serveErr)
+		}
+	case <-time.After(10 * time.Second):
+		tp.serve.Process.Kill()
+		<-tp.serveDone
+		t.Errorf("serve did not exit within 10 s of SIGTERM")
+	}
+}
+
+// wgpanel runs the wgpanel CLI in the router namespace against the state
+// dir's config.
+func (tp *topo) wgpanel(args ...string) cmdResult {
+	argv := append([]string{tp.bin, "--config-dir", tp.configDir}, args...)
+	return run(quickTimeout, nil, inNS(tp.router, argv...)...)
+}
+
+// mustWgpanel runs the wgpanel CLI and fails the test unless it exits 0.
+func (tp *topo) mustWgpanel(args ...string) string {
+	tp.t.Helper()
+	r := tp.wgpanel(args...)
+	if r.err != nil {
+		tp.t.Fatalf("%v", r)
+	}
+	return r.stdout
+}
+
+// peerJSON is one entry of `peer list --json`. Fields whose JSON type the
+// tests do not depend on stay raw.
+type peerJSON struct {
+	ID              json.RawMessage `json:"id"`
+	Name            string          `json:"name"`
+	PublicKey       string          `json:"public_key"`
+	Addresses       []string        `json:"addresses"`
+	Tunnel          string          `json:"tunnel"`
+	Enabled         bool            `json:"enabled"`
+	PrivateKeyKept  bool            `json:"private_key_kept"`
+	LatestHandshake json.RawMessage `json:"latest_handshake"`
+	Endpoint        json.RawMessage `json:"endpoint"`
+	RxBytes         int64           `json:"rx_bytes"`
+	TxBytes         int64           `json:"tx_bytes"`
+	Online          bool            `json:"online"`
+}
+
+// peers returns `peer list --json` by peer name.
+func (tp *topo) peers() map[string]peerJSON {
+	t := tp.t
+	t.Helper()
+	out := tp.mustWgpanel("peer", "list", "--json")
+	var list struct {
+		Peers []peerJSON `json:"peers"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("peer list --json: %v\n%s", err, out)
+	}
+	m := make(map[string]peerJSON, len(list.Peers))
+	for _, p := range list.Peers {
+		if _, dup := m[p.Name]; dup {
+			t.Fatalf("peer list --json: name %q twice\n%s", p.Name, out)
+		}
+		m[p.Name] = p
+	}
+	return m
+}
+
+// peerKey returns the public key `peer list --json` shows for name.
+func (tp *topo) peerKey(name string) string {
+	tp.t.Helper()
+	p, ok := tp.peers()[name]
+	if !ok || p.PublicKey == "" {
+		tp.t.Fatalf("peer list --json has no public key for %q", name)
+	}
+	return p.PublicKey
+}
+
+// wgShow returns `wg show <wgIf> <what>` in the router namespace as a map
+// from the first field of each line to the rest.
+func (tp *topo) wgShow(what string) map[string]string {
+	tp.t.Helper()
+	out := mustRun(tp.t, quickTimeout, inNS(tp.router, "wg", "show", tp.wgIf, what)...)
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		m[f[0]] = strings.Join(f[1:], " ")
+	}
+	return m
+}
+
+// devicePeers returns the sorted public keys of the peers on the router's device.
+func (tp *topo) devicePeers() []string {
+	tp.t.Helper()
+	var keys []string
+	for k := range tp.wgShow("peers") {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (tp *topo) onDevice(key string) bool {
+	tp.t.Helper()
+	_, ok := tp.wgShow("peers")[key]
+	return ok
+}
+
+// phoneUp writes conf, the exact text `peer add` printed, to
+// DIR/<phoneIf>.conf and brings it up with wg-quick and Debian's
+// wireguard-go in the phone namespace. A resolvconf shim first in PATH
+// records what wg-quick hands it. t.Cleanup takes the tunnel down.
+func (tp *topo) phoneUp(conf string) {
+	t := tp.t
+	t.Helper()
+	shimDir := filepath.Join(tp.dir, "shim")
+	if err := os.MkdirAll(shimDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shim := fmt.Sprintf("#!/bin/sh\necho \"resolvconf $*\" >> '%s'\ncat >> '%s'\nexit 0\n",
+		tp.resolvconfLog(), tp.resolvconfLog())
+	if err := os.WriteFile(filepath.Join(shimDir, "resolvconf"), []byte(shim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	confPath := filepath.Join(tp.dir, tp.phoneIf+".conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := baseEnv(shimDir + ":" + os.Getenv("PATH"))
+	env = append(env, "WG_QUICK_USERSPACE_IMPLEMENTATION=wireguard-go")
+	if r := run(quickTimeout, env, inNS(tp.phone, "wg-quick", "up", confPath)...); r.err != nil {
+		t.Fatalf("phone: %v", r)
+	}
+	t.Cleanup(func() {
+		// The tunnel may be gone already; deleteNS stops what is left.
+		run(quickTimeout, env, inNS(tp.phone, "wg-quick", "down", confPath)...)
+	})
+}
+
+func (tp *topo) resolvconfLog() string { return filepath.Join(tp.dir, "resolvconf.log") }
+
+// ping runs ping in the phone namespace with args before the target.
+func (tp *topo) ping(target string, args ...string) cmdResult {
+	argv := append([]string{"ping", "-n"}, args...)
+	argv = append(argv, target)
+	return run(pingTimeout, nil, inNS(tp.phone, argv...)...)
+}
+
+// pingCounts returns the transmitted and received counts from ping's summary.
+func pingCounts(out string) (sent, received int, ok bool) {
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, "packets transmitted") {
+			continue
+		}
+		// "60 packets transmitted, 60 received, 0% packet loss, time 5905ms"
+		parts := strings.Split(line, ",")
+		if len(parts) < 2 {
+			return 0, 0, false
+		}
+		s, err1 := strconv.Atoi(strings.Fields(parts[0])[0])
+		r, err2 := strconv.Atoi(strings.Fields(parts[1])[0])
+		return s, r, err1 == nil && err2 == nil
+	}
+	return 0, 0, false
+}
+
+// confValues returns the values of every "Key = value" line in a wg-quick
+// config, in order.
+func confValues(conf, key string) []string {
+	var vals []string
+	for _, line := range strings.Split(conf, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), key) {
+			vals = append(vals, strings.TrimSpace(v))
+		}
+	}
+	return vals
+}
+
+// uciSection is one section of a UCI file as `uci commit` writes it.
+type uciSection struct {
+	typ, name string
+	options   map[string][]string // option and list values
+}
+
+// readUCI parses a UCI file minimally: config/option/list lines with
+// single-quoted, double-quoted or bare values. It is enough for files
+// written in `uci commit` style; internal/uci has the real parser.
+func readUCI(t *testing.T, path string) []uciSection {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secs []uciSection
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		switch f[0] {
+		case "config":
+			s := uciSection{typ: unquote(f[1]), options: map[string][]string{}}
+			if len(f) > 2 {
+				s.name = unquote(f[2])
+			}
+			secs = append(secs, s)
+		case "option", "list":
+			if len(secs) == 0 || len(f) < 3 {
+				t.Fatalf("%s:%d: unexpected %q", path, n, sc.Text())
+			}
+			v := unquote(strings.Join(f[2:], " "))
+			key := unquote(f[1])
+			s := secs[len(secs)-1]
+			if f[0] == "option" {
+				s.options[key] = []string{v}
+			} else {
+				s.options[key] = append(s.options[key], v)
+			}
+		}
+	}
+	return secs
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && (s[0] == '\'' || s[0] == '"') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// uciPeers returns the wireguard_<wgIf> sections of S/config/network.
+func (tp *topo) uciPeers() []uciSection {
+	tp.t.Helper()
+	var peers []uciSection
+	for _, s := range readUCI(tp.t, filepath.Join(tp.configDir, "network")) {
+		if s.typ == "wireguard_"+tp.wgIf {
+			peers = append(peers, s)
+		}
+	}
+	return peers
+}
+
+// serverPrivateKey returns the private key of interface wgIf in S/config/network.
+func (tp *topo) serverPrivateKey() string {
+	tp.t.Helper()
+	for _, s := range readUCI(tp.t, filepath.Join(tp.configDir, "network")) {
+		if s.typ == "interface" && s.name == tp.wgIf && len(s.options["private_key"]) == 1 {
+			return s.options["private_key"][0]
+		}
+	}
+	tp.t.Fatalf("%s/network has no private_key for interface %s", tp.configDir, tp.wgIf)
+	return ""
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func writeFile(t *testing.T, path, data string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+}

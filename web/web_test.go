@@ -1,0 +1,124 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io/fs"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// maxGzipped is the budget for all web assets together, gzipped.
+const maxGzipped = 40 << 10
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := fs.ReadFile(FS, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestAssetSize gzips every file in FS and checks the total against the
+// budget the issue sets.
+func TestAssetSize(t *testing.T) {
+	total, files := 0, 0
+	err := fs.WalkDir(FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(FS, path)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw.Write(b)
+		zw.Close()
+		t.Logf("%-12s %6d bytes, %5d gzipped", path, len(b), buf.Len())
+		total += buf.Len()
+		files++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files != 3 {
+		t.Errorf("FS has %d files; want index.html, app.js and style.css", files)
+	}
+	t.Logf("total %d bytes gzipped (budget %d)", total, maxGzipped)
+	if total > maxGzipped {
+		t.Errorf("assets are %d bytes gzipped; want at most %d", total, maxGzipped)
+	}
+}
+
+// TestNoInlineCode checks that the page runs under the server's CSP, which
+// allows no inline script or style and nothing from other hosts.
+func TestNoInlineCode(t *testing.T) {
+	html := readFile(t, "index.html")
+	checks := []struct {
+		name string
+		re   string
+	}{
+		{"inline script", `<script(\s[^>]*)?>\s*[^<\s]`},
+		{"style element", `<style`},
+		{"style attribute", `\sstyle=`},
+		{"event handler attribute", `\son[a-z]+=`},
+		{"javascript: URL", `javascript:`},
+		{"other host", `(?:src|href)="(?:https?:)?//`},
+	}
+	for _, c := range checks {
+		if m := regexp.MustCompile(c.re).FindString(html); m != "" {
+			t.Errorf("index.html has a %s: %q", c.name, m)
+		}
+	}
+	for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(html, -1) {
+		if !strings.Contains(tag, ` src="`) {
+			t.Errorf("index.html has a script without src: %q", tag)
+		}
+	}
+	js := readFile(t, "app.js")
+	for _, bad := range []string{"eval(", "new Function", "innerHTML", "setAttribute('style'", ".style.", "http://", "https://"} {
+		if strings.Contains(js, bad) {
+			t.Errorf("app.js uses %q", bad)
+		}
+	}
+	if css := readFile(t, "style.css"); strings.Contains(css, "@import") || strings.Contains(css, "url(") {
+		t.Error("style.css loads another file; want none (no web fonts, no CDN)")
+	}
+}
+
+// TestElementIDs checks that every id app.js looks up exists in the page,
+// and that the ids the browser test relies on are there.
+func TestElementIDs(t *testing.T) {
+	html := readFile(t, "index.html")
+	ids := make(map[string]bool)
+	for _, m := range regexp.MustCompile(`\sid="([^"]+)"`).FindAllStringSubmatch(html, -1) {
+		if ids[m[1]] {
+			t.Errorf("id %q appears twice", m[1])
+		}
+		ids[m[1]] = true
+	}
+	js := readFile(t, "app.js")
+	for _, m := range regexp.MustCompile(`\$\('([^']+)'\)|setText\('([^']+)'`).FindAllStringSubmatch(js, -1) {
+		id := m[1] + m[2]
+		if !ids[id] {
+			t.Errorf("app.js uses #%s, which index.html lacks", id)
+		}
+	}
+	for _, id := range []string{"login-password", "login-submit", "login-error", "add-open", "add-name",
+		"add-name-error", "add-tunnel-split", "add-tunnel-full", "add-submit", "add-error", "qr-img",
+		"config-text", "config-download", "config-close", "rename-name", "rename-submit", "rename-error",
+		"delete-confirm", "delete-error", "peers", "logout"} {
+		if !ids[id] {
+			t.Errorf("index.html lacks #%s", id)
+		}
+	}
+	for _, action := range []string{"qr", "rename", "disable", "enable", "delete"} {
+		if !strings.Contains(html, `data-action="`+action+`"`) {
+			t.Errorf("the peer row lacks a data-action=%q button", action)
+		}
+	}
+}
