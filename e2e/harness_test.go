@@ -341,7 +341,7 @@ func (tp *topo) startServe() {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
-	cmd := command(ctx, nil, inNS(tp.router, tp.bin, "--dev", "--state-dir", tp.stateDir, "serve")...)
+	cmd := command(ctx, nil, inNS(tp.router, tp.bin, "--interface", tp.wgIf /*TEMPDEBUG*/, "--dev", "--state-dir", tp.stateDir, "serve")...)
 	cmd.Stdout = &tp.serveLog
 	cmd.Stderr = &tp.serveLog
 	if err := cmd.Start(); err != nil {

@@ -230,7 +230,15 @@ func (g *globals) prepareDev(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return openwrt.WriteStarter(dir, ifname, priv)
+	if err := openwrt.WriteStarter(dir, ifname, priv); err != nil {
+		return err
+	}
+	if g.iface == "" {
+		return nil
+	}
+	// Remember --interface, so that later commands on this state
+	// directory manage the same interface without repeating it.
+	return openwrt.NewStore(dir, nil).SetSetting(ctx, "interface", g.iface)
 }
 
 // firstPassword sets a random web password on first start in --dev mode and
