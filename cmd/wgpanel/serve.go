@@ -21,7 +21,6 @@ import (
 	"github.com/wgpanel/wgpanel/internal/openwrt"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 	"github.com/wgpanel/wgpanel/internal/wgdev"
-	"github.com/wgpanel/wgpanel/web"
 )
 
 // webPort is where the page is served unless listen says otherwise.
@@ -101,11 +100,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	static, err := fs.Sub(web.FS, ".")
-	if err != nil {
-		return err
-	}
-	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Static: static})
+	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api")})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)

@@ -47,6 +47,7 @@ func Parse(name string, data []byte) (*File, error) {
 		data:  data,
 		file:  &File{Name: name},
 		named: make(map[string]*Section),
+		types: make(map[string]string),
 		names: make(map[string]string),
 	}
 	if i := bytes.IndexByte(data, 0); i >= 0 {
@@ -83,7 +84,8 @@ type parser struct {
 	file  *File
 	cur   *Section            // the section option and list statements go to
 	named map[string]*Section // the named sections
-	names map[string]string   // option names and types seen, to share their strings
+	types map[string]string   // section types seen, to share their strings
+	names map[string]string   // valid names seen, to share their strings
 }
 
 // getln reads the next physical line into buf at offset, replacing what is
@@ -257,29 +259,33 @@ func (p *parser) nextArg(missing string, kind argKind) (string, *ParseError) {
 		}
 		return "", nil
 	}
+	// Types and names repeat in every section: share one string for each
+	// instead of allocating it again. Only valid names enter names.
 	word := p.buf[val:end]
-	if kind == argType || kind == argName {
-		// Types and option names repeat in every section: share one
-		// string for each instead of allocating it again.
+	switch kind {
+	case argType:
+		if s, ok := p.types[string(word)]; ok {
+			return s, nil
+		}
+		s := string(word)
+		p.types[s] = s
+		return s, nil
+	case argName:
 		if s, ok := p.names[string(word)]; ok {
 			return s, nil
 		}
-	}
-	s := string(word)
-	switch kind {
-	case argType:
-		p.names[s] = s
-	case argName:
+		s := string(word)
 		if !validName(s) {
 			return "", p.errorf("invalid name %s: names may contain only letters, digits and _", quoteShort(s))
 		}
 		p.names[s] = s
+		return s, nil
 	case argPackage:
-		if !validPackage(s) {
+		if s := string(word); !validPackage(s) {
 			return "", p.errorf("invalid package name %s: it may contain only letters, digits, _ and -", quoteShort(s))
 		}
 	}
-	return s, nil
+	return string(word), nil
 }
 
 // assertEOL checks that the statement has no further argument.

@@ -159,6 +159,8 @@ func TestParseErrors(t *testing.T) {
 		{"invalid option name", "config a\noption my-opt y\n", 2, `invalid name "my-opt"`},
 		{"quoted option name with blank", "config a\noption 'a b' y\n", 2, "invalid name"},
 		{"invalid section name", "config a 'my.lan'\n", 1, `invalid name "my.lan"`},
+		// Found by FuzzParse: a type seen before must not pass as a name.
+		{"type reused as section name", "c +000 +000", 1, `invalid name "+000"`},
 		{"type with blank", "config 'a b'\n", 1, "invalid section type"},
 		{"type with control character", "config 'a\tb'\n", 1, "invalid section type"},
 		{"type with non-ASCII", "config 'zoné'\n", 1, "invalid section type"},
