@@ -32,15 +32,16 @@ GOENV_x86_64                  := GOARCH=amd64 GOAMD64=v1
 # VERSION is what `wgpanel version` prints, taken from git describe and made
 # a valid opkg version: tag v1.2.3 gives 1.2.3, three commits later
 # 1.2.3+3.gabc1234, a pre-release tag v1.3.0-rc1 gives 1.3.0~rc1 (sorts
-# before 1.3.0); before the first tag it is 0.1.0~gabc1234, outside git
-# 0.1.0. Uncommitted changes add .dirty. `make VERSION=...` overrides it.
+# before 1.3.0); before the first tag (git describe prints a bare commit
+# hash, which has no dot) it is 0.1.0~gabc1234, outside git 0.1.0.
+# Uncommitted changes add .dirty. `make VERSION=...` overrides it.
 BASE_VERSION := 0.1.0
 ifneq ($(origin VERSION),command line)
 VERSION := $(shell \
 	d=$$(git describe --tags --always --dirty 2>/dev/null); \
 	case "$$d" in \
 	("") echo "$(BASE_VERSION)" ;; \
-	(v[0-9]*|[0-9]*) echo "$$d" ;; \
+	(v[0-9]*|[0-9]*.*) echo "$$d" ;; \
 	(*) echo "$(BASE_VERSION)~g$$d" ;; \
 	esac | sed -E \
 		-e 's/^v//' \
@@ -58,8 +59,11 @@ ifeq ($(origin SOURCE_DATE_EPOCH),undefined)
 SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null)
 endif
 
+# TAGS: Go build tags for every build, e.g. one that leaves the standalone
+# (--dev) WireGuard code out of the router's binary, should the code offer it.
+TAGS    ?=
 LDFLAGS := -s -w -X main.version=$(VERSION)
-GOBUILD := $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
+GOBUILD := $(GO) build -trimpath -buildvcs=false $(if $(TAGS),-tags '$(TAGS)') -ldflags '$(LDFLAGS)'
 
 BIN := $(BUILD)/$(ARCH)/wgpanel
 IPK := $(DIST)/wgpanel_$(IPK_VERSION)_$(ARCH).ipk
