@@ -66,7 +66,7 @@ func TestMain(m *testing.M) {
 
 // requireEnv skips (or fails under CI=true) when this machine cannot run
 // the end-to-end tests.
-func requireEnv(t *testing.T) {
+func requireEnv(t testing.TB) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireTUN(t)
@@ -75,7 +75,7 @@ func requireEnv(t *testing.T) {
 
 // wgpanelBinary returns the path of the wgpanel binary under test: the one
 // WGPANEL_BIN names, or ./cmd/wgpanel built once for this test process.
-func wgpanelBinary(t *testing.T) string {
+func wgpanelBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("WGPANEL_BIN"); p != "" {
 		return p
@@ -158,7 +158,7 @@ func run(timeout time.Duration, env []string, argv ...string) cmdResult {
 }
 
 // mustRun runs argv and fails the test when it does not exit 0.
-func mustRun(t *testing.T, timeout time.Duration, argv ...string) string {
+func mustRun(t testing.TB, timeout time.Duration, argv ...string) string {
 	t.Helper()
 	r := run(timeout, nil, argv...)
 	if r.err != nil {
@@ -211,7 +211,7 @@ func (b *syncBuffer) String() string {
 // --dev`, and optionally a phone namespace on the router's WAN side and a
 // LAN host namespace on its LAN side.
 type topo struct {
-	t   *testing.T
+	t   testing.TB
 	bin string
 	id  string
 	dir string // scratch directory: state dir, phone config, shim
@@ -227,16 +227,21 @@ type topo struct {
 	serveLog  syncBuffer
 	serveDone chan struct{}
 	serveErr  error // valid once serveDone is closed
+	serveGone bool  // an early exit of serve was reported already
 }
 
 type topoOptions struct {
 	phone bool // a phone namespace at 192.0.2.2 on the router's WAN side
 	lan   bool // a LAN host namespace at 192.168.1.2 on the router's LAN side
+
+	// beforeServe, when set, runs just before serve's first start, for
+	// example to pre-write S/config/network.
+	beforeServe func(tp *topo)
 }
 
 // newTopo builds the namespaces, starts serve in the router namespace and
 // waits until its interface is up. Everything is undone in t.Cleanup.
-func newTopo(t *testing.T, opts topoOptions) *topo {
+func newTopo(t testing.TB, opts topoOptions) *topo {
 	t.Helper()
 	requireEnv(t)
 	bin := wgpanelBinary(t)
@@ -274,6 +279,9 @@ func newTopo(t *testing.T, opts topoOptions) *topo {
 			os.Remove(filepath.Join("/var/run/wireguard", name+".sock"))
 		}
 	})
+	if opts.beforeServe != nil {
+		opts.beforeServe(tp)
+	}
 	tp.startServe()
 	t.Logf("topology %s up in %v", id, time.Since(start).Round(time.Millisecond))
 	return tp
@@ -291,7 +299,7 @@ func (tp *topo) addNS(ns string) {
 
 // deleteNS stops the processes left in ns (a daemonized wireguard-go is
 // re-parented to pid 1, so nothing else would) and deletes it.
-func deleteNS(t *testing.T, ns string) {
+func deleteNS(t testing.TB, ns string) {
 	for i := 0; i < 40; i++ { // 4 s at most
 		r := run(quickTimeout, nil, "ip", "netns", "pids", ns)
 		pids := strings.Fields(r.stdout)
@@ -341,7 +349,7 @@ func (tp *topo) startServe() {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
-	cmd := command(ctx, nil, inNS(tp.router, tp.bin, "--interface", tp.wgIf /*TEMPDEBUG*/, "--dev", "--state-dir", tp.stateDir, "serve")...)
+	cmd := command(ctx, nil, inNS(tp.router, tp.bin, "--dev", "--state-dir", tp.stateDir, "serve")...)
 	cmd.Stdout = &tp.serveLog
 	cmd.Stderr = &tp.serveLog
 	if err := cmd.Start(); err != nil {
@@ -366,7 +374,8 @@ func (tp *topo) startServe() {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if !tp.serveRunning() {
-			t.Fatalf("serve exited early: %v\n%s", tp.serveErr, tp.serveLog.String())
+			tp.serveGone = true
+			t.Fatalf("serve exited early: %v (its log follows)", tp.serveErr)
 		}
 		port := run(quickTimeout, nil, inNS(tp.router, "wg", "show", tp.wgIf, "listen-port")...)
 		addr := run(quickTimeout, nil, "ip", "-n", tp.router, "-o", "-4", "addr", "show", "dev", tp.wgIf)
@@ -375,7 +384,7 @@ func (tp *topo) startServe() {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not bring %s up within 10 s:\n%v\n%v\nserve log:\n%s", tp.wgIf, port, addr, tp.serveLog.String())
+			t.Fatalf("serve did not bring %s up within 10 s (its log follows):\n%v\n%v", tp.wgIf, port, addr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -394,7 +403,10 @@ func (tp *topo) serveRunning() bool {
 func (tp *topo) stopServe() {
 	t := tp.t
 	if !tp.serveRunning() {
-		t.Errorf("serve had already exited: %v; want it running until SIGTERM", tp.serveErr)
+		if tp.serveGone {
+			return
+		}
+		t.Errorf("serve exited before SIGTERM: %v; want it running until SIGTERM", tp.serveErr)
 		return
 	}
 	tp.serve.Process.Signal(syscall.SIGTERM)
@@ -588,7 +600,7 @@ type uciSection struct {
 // readUCI parses a UCI file minimally: config/option/list lines with
 // single-quoted, double-quoted or bare values. It is enough for files
 // written in `uci commit` style; internal/uci has the real parser.
-func readUCI(t *testing.T, path string) []uciSection {
+func readUCI(t testing.TB, path string) []uciSection {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -656,7 +668,7 @@ func (tp *topo) serverPrivateKey() string {
 	return ""
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -665,7 +677,7 @@ func readFile(t *testing.T, path string) string {
 	return string(data)
 }
 
-func writeFile(t *testing.T, path, data string, mode os.FileMode) {
+func writeFile(t testing.TB, path, data string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(data), mode); err != nil {
 		t.Fatal(err)

@@ -57,7 +57,7 @@ func main() {
 	stop()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stderr, "wgpanel: %s\n", oneLine(vpn.ErrorMessage(err)))
+			fmt.Fprintf(os.Stderr, "wgpanel: %s\n", oneLine(err.Error()))
 		}
 		os.Exit(1)
 	}

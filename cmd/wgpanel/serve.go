@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -55,7 +53,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 			return err
 		}
 		// On a router the page must still come up and say what is wrong.
-		log.Error("reading the configuration", "err", vpn.ErrorMessage(err))
+		log.Error("reading the configuration", "err", err.Error())
 		cfg = &vpn.Config{Settings: openwrt.DefaultSettings()}
 	}
 	if g.devMode() && cfg.Settings.Auth == auth.ModePassword && cfg.Settings.PasswordHash == "" {
@@ -139,15 +137,19 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	}
 }
 
-// reconcile brings the device in line with UCI and logs what it changed.
+// reconcile brings the device in line with UCI and logs what it changed:
+// a count at info level, each peer at debug level, so that a router's small
+// log buffer is not flooded on start-up.
 func reconcile(ctx context.Context, svc *vpn.Service, log *slog.Logger) bool {
 	ch, err := svc.Reconcile(ctx)
 	if err != nil {
-		log.Warn("cannot reconcile the interface", "err", vpn.ErrorMessage(err))
+		log.Warn("cannot reconcile the interface", "err", err.Error())
 		return false
 	}
 	if !ch.Empty() {
-		log.Info("reconciled", "changes", ch.String())
+		log.Info("reconciled the interface with the configuration",
+			"added", len(ch.Added), "updated", len(ch.Updated), "removed", len(ch.Removed))
+		log.Debug("reconcile changes", "changes", ch.String())
 	}
 	return true
 }
@@ -171,7 +173,7 @@ func watch(ctx context.Context, e *env, ifname string, log *slog.Logger) {
 			log.Info("interface is back", "interface", ifname)
 			up = reconcile(ctx, e.svc, log)
 		case err != nil && up:
-			log.Warn("interface is gone", "interface", ifname, "err", vpn.ErrorMessage(err))
+			log.Warn("interface is gone", "interface", ifname, "err", err.Error())
 			up = false
 		}
 	}
@@ -210,16 +212,11 @@ func (g *globals) prepareDev(ctx context.Context) error {
 	ifname := g.iface
 	if ifname == "" {
 		st := openwrt.NewStore(dir, nil)
-		st.DefaultAuth = auth.ModePassword
-		cfg, err := st.Load(ctx)
-		switch {
-		case err == nil:
-			ifname = cfg.Settings.Interface
-		case errors.Is(err, fs.ErrNotExist) || vpn.ErrorCode(err) == vpn.ECONFIG:
-			ifname = openwrt.DefaultSettings().Interface
-		default:
+		settings, err := st.Settings(ctx)
+		if err != nil {
 			return err
 		}
+		ifname = settings.Interface
 	}
 	priv, err := wgtypes.GeneratePrivateKey()
 	if err != nil {

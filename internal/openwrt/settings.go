@@ -58,6 +58,14 @@ func settingsSection(f *uci.File) *uci.Section {
 	return nil
 }
 
+// Settings reads wgpanel's own options alone, without the network file.
+func (s *Store) Settings(ctx context.Context) (vpn.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return vpn.Settings{}, err
+	}
+	return s.loadSettings()
+}
+
 // loadSettings reads /etc/config/wgpanel. A missing file means defaults.
 // The store's Interface and DefaultAuth fields apply on top.
 func (s *Store) loadSettings() (vpn.Settings, error) {

@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// rssPeers is how many peers BenchmarkServeRSS gives the router, and
+// rssLists how many times it lists them before it reads the memory again.
+const (
+	rssPeers = 250
+	rssLists = 20
+	rssLimit = 15.0 // MB (10^6 bytes) of resident memory, the issue's target
+)
+
+// BenchmarkServeRSS measures the resident memory of `wgpanel serve --dev`
+// with 250 peers, as the kernel counts it (VmRSS in /proc/PID/status):
+// idle after start-up, and after the page's list request (GET /api/peers,
+// logged in) has been answered 20 times. The peers are written into the
+// network file before serve starts, in the form `peer add` writes, with
+// real keys, and serve's start-up reconcile puts them on its device. The
+// timed loop is GET /api/peers over loopback in the router namespace, so
+// ns/op is the list request as the browser sees it.
+//
+// It reports idle-RSS-MB, RSS-after-list-MB and peak-RSS-MB (VmHWM at the
+// end, start-up included) in MB of 10^6 bytes, and fails when the RSS
+// after listing is over 15 MB.
+func BenchmarkServeRSS(b *testing.B) {
+	tp := newTopo(b, topoOptions{beforeServe: func(tp *topo) { writePeers(b, tp, rssPeers) }})
+	password := webPassword(b, tp)
+	waitWebUI(b, tp)
+	if got := len(tp.devicePeers()); got != rssPeers {
+		b.Fatalf("serve's device has %d peers after start-up; want the %d of the network file", got, rssPeers)
+	}
+	pid := tp.serve.Process.Pid // ip netns exec execs serve in place
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || exe != tp.bin {
+		b.Fatalf("process %d runs %q (%v); want %s", pid, exe, err, tp.bin)
+	}
+
+	// Idle: no request yet, start-up a second behind.
+	time.Sleep(time.Second)
+	idle := procStatusMB(b, pid, "VmRSS")
+
+	c := newNSClient(b, tp.router)
+	c.post("/api/login", fmt.Sprintf(`{"password": %q}`, password), http.StatusOK)
+	for i := 0; i < rssLists; i++ {
+		c.listPeers(rssPeers)
+	}
+	after := procStatusMB(b, pid, "VmRSS")
+
+	for b.Loop() {
+		c.listPeers(rssPeers)
+	}
+	b.StopTimer()
+	peak := procStatusMB(b, pid, "VmHWM")
+
+	b.ReportMetric(idle, "idle-RSS-MB")
+	b.ReportMetric(after, "RSS-after-list-MB")
+	b.ReportMetric(peak, "peak-RSS-MB")
+	b.Logf("serve --dev with %d peers: RSS idle %.1f MB, after %d lists %.1f MB, peak %.1f MB (VmHWM) after %d more lists of %v each",
+		rssPeers, idle, rssLists, after, peak, b.N, (b.Elapsed() / time.Duration(max(b.N, 1))).Round(time.Microsecond))
+	if after > rssLimit {
+		b.Errorf("RSS after listing %d peers %d times is %.1f MB; want under %.0f MB", rssPeers, rssLists, after, rssLimit)
+	}
+}
+
+// writePeers writes S/config/network before serve's first start: the
+// starter's loopback and lan interfaces, the WireGuard interface tp.wgIf,
+// and n peers as `peer add` writes them (private and preshared key kept,
+// one /32 each from 10.66.66.2 up, split tunnel), with fresh keys.
+func writePeers(t testing.TB, tp *topo, n int) {
+	t.Helper()
+	if n > 253 {
+		t.Fatalf("writePeers: %d peers do not fit in 10.66.66.0/24", n)
+	}
+	if err := os.MkdirAll(tp.configDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	server, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "\nconfig interface 'loopback'\n\toption device 'lo'\n\toption proto 'static'\n"+
+		"\toption ipaddr '127.0.0.1'\n\toption netmask '255.0.0.0'\n")
+	fmt.Fprintf(&buf, "\nconfig interface 'lan'\n\toption device 'br-lan'\n\toption proto 'static'\n"+
+		"\toption ipaddr '%s'\n\toption netmask '255.255.255.0'\n", routerLAN)
+	fmt.Fprintf(&buf, "\nconfig interface '%s'\n\toption proto 'wireguard'\n\toption private_key '%s'\n"+
+		"\toption listen_port '%d'\n\tlist addresses '%s/24'\n", tp.wgIf, server, listenPort, routerTunnel)
+	for i := 0; i < n; i++ {
+		priv, err := wgtypes.GeneratePrivateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		psk, err := wgtypes.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&buf, "\nconfig wireguard_%s\n\toption description 'p%d'\n\toption public_key '%s'\n"+
+			"\toption private_key '%s'\n\toption preshared_key '%s'\n\tlist allowed_ips '10.66.66.%d/32'\n"+
+			"\toption route_allowed_ips '1'\n\toption wgpanel_tunnel 'split'\n",
+			tp.wgIf, i, priv.PublicKey(), priv, psk, i+2)
+	}
+	writeFile(t, filepath.Join(tp.configDir, "network"), buf.String(), 0o600)
+}
+
+// procStatusMB returns a "kB" field of /proc/PID/status in MB (10^6 bytes).
+func procStatusMB(t testing.TB, pid int, field string) float64 {
+	t.Helper()
+	data := readFile(t, fmt.Sprintf("/proc/%d/status", pid))
+	sc := bufio.NewScanner(strings.NewReader(data))
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok || name != field {
+			continue
+		}
+		f := strings.Fields(val)
+		if len(f) != 2 || f[1] != "kB" {
+			break
+		}
+		kb, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			break
+		}
+		return kb * 1024 / 1e6
+	}
+	t.Fatalf("/proc/%d/status has no %s in kB:\n%s", pid, field, data)
+	return 0
+}
+
+// nsClient is an HTTP client of the web UI in a network namespace, with a
+// cookie jar for the session.
+type nsClient struct {
+	t testing.TB
+	c *http.Client
+}
+
+// newNSClient returns a client whose connections are made inside network
+// namespace ns, so that webURL is that namespace's loopback.
+func newNSClient(t testing.TB, ns string) *nsClient {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{DialContext: dialInNS(ns), MaxIdleConnsPerHost: 2}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &nsClient{t: t, c: &http.Client{Transport: tr, Jar: jar, Timeout: 10 * time.Second}}
+}
+
+// dialInNS returns a DialContext that opens its sockets in network
+// namespace ns. A socket stays in the namespace it was made in, so only
+// the dial needs the namespace: it runs on a goroutine whose thread enters
+// ns and stays locked, so the runtime throws that thread away when the
+// goroutine ends and nothing else ever runs in ns.
+func dialInNS(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type result struct {
+			conn net.Conn
+			err  error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			runtime.LockOSThread() // never unlocked, see above
+			f, err := os.Open(filepath.Join("/run/netns", ns))
+			if err != nil {
+				ch <- result{err: fmt.Errorf("open namespace %s: %w", ns, err)}
+				return
+			}
+			defer f.Close()
+			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+				ch <- result{err: fmt.Errorf("enter namespace %s: %w", ns, err)}
+				return
+			}
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, network, addr)
+			ch <- result{conn, err}
+		}()
+		r := <-ch
+		return r.conn, r.err
+	}
+}
+
+// post sends a JSON body to path and checks the status.
+func (c *nsClient) post(path, body string, want int) []byte {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, webURL+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, want)
+}
+
+// listPeers gets /api/peers and checks that it lists n peers.
+func (c *nsClient) listPeers(n int) {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, webURL+"/api/peers", nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	body := c.do(req, http.StatusOK)
+	var list struct {
+		Peers []json.RawMessage `json:"peers"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		c.t.Fatalf("GET /api/peers: %v\n%.300s", err, body)
+	}
+	if len(list.Peers) != n {
+		c.t.Fatalf("GET /api/peers: %d peers; want %d", len(list.Peers), n)
+	}
+}
+
+func (c *nsClient) do(req *http.Request, want int) []byte {
+	c.t.Helper()
+	res, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: read the answer: %v", req.Method, req.URL.Path, err)
+	}
+	if res.StatusCode != want {
+		c.t.Fatalf("%s %s: status %d; want %d\n%.300s", req.Method, req.URL.Path, res.StatusCode, want, body)
+	}
+	return body
+}
