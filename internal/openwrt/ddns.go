@@ -41,13 +41,13 @@ func SuggestEndpoint(dir uci.Dir, wanAddr netip.Addr) (host, why string) {
 	}
 	switch {
 	case !wanAddr.IsValid():
-		return "", "The router's WAN address is not known and no dynamic DNS service is enabled; set the endpoint to your public address or a DDNS name."
+		return "", "No dynamic DNS service is enabled and the router's WAN address is not known."
 	case publicAddr(wanAddr):
 		return wanAddr.Unmap().String(), fmt.Sprintf("The router's WAN address %s is public (if your ISP changes it, a dynamic DNS name is better).", wanAddr.Unmap())
 	case cgnat.Contains(wanAddr.Unmap()):
-		return "", fmt.Sprintf("The router's WAN address %s is behind your ISP's carrier-grade NAT, so phones cannot reach it by any IPv4 address.", wanAddr.Unmap())
+		return "", fmt.Sprintf("The router's WAN address %s is behind your ISP's carrier-grade NAT, so no IPv4 address of this router can be reached from the internet.", wanAddr.Unmap())
 	default:
-		return "", fmt.Sprintf("The router's WAN address %s is private: set the endpoint to your ISP router's public address or a dynamic DNS name.", wanAddr.Unmap())
+		return "", fmt.Sprintf("The router's WAN address %s is private, so phones need your ISP router's public address or a dynamic DNS name.", wanAddr.Unmap())
 	}
 }
 

@@ -9,9 +9,15 @@
 // LuCI shows and edits them too, matching peers by public key and leaving
 // every section and option it does not own untouched.
 //
+// Setup creates or adopts the interface and puts it in the firewall (the
+// LAN zone and LuCI's Allow-WireGuard rule in /etc/config/firewall);
+// EnsureZone and EnsureWANRule apply those two firewall parts alone, for the
+// doctor's fixes. Facts summarises network, firewall and dhcp (dnsmasq) for
+// the doctor, and SuggestEndpoint reads /etc/config/ddns.
+//
 // It does not know UCI syntax (that is internal/uci), and it does not touch
-// any device: nothing here talks to WireGuard, netlink or the running
-// system. The commands that make OpenWrt apply an interface-level change
-// (ubus call network reload, ifup, firewall reload) will also live in this
-// package; they are not written yet.
+// any device: nothing here talks to WireGuard or netlink. The only commands
+// it runs are in System: those that make OpenWrt apply a change (ubus call
+// network reload, /etc/init.d/firewall reload) and the ubus query for the
+// WAN's live address and gateway, behind a function field tests replace.
 package openwrt

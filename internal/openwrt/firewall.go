@@ -401,16 +401,20 @@ func (s *Store) updateFirewall(create bool, plans ...firewallPlan) (changes, not
 // changes nothing else in /etc/config/firewall. It returns the change made
 // ("added wg0 to firewall zone lan"), or none when there was nothing to
 // do, and notes for the owner when it could not do it (no LAN zone, no
-// firewall file). OpenWrt applies it after `/etc/init.d/firewall reload`.
+// firewall file). A missing interface is a *vpn.Error with code ECONFIG.
+// OpenWrt applies the change after `/etc/init.d/firewall reload`.
 func (s *Store) EnsureZone(ctx context.Context) (changes, notes []string, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	settings, err := s.loadSettings()
+	cfg, err := s.Load(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	ifname := settings.Interface
+	if cfg.Server == nil {
+		return nil, nil, errNoInterface(cfg.Settings.Interface)
+	}
+	ifname := cfg.Server.Interface
 	return s.updateFirewall(false, func(fw *firewall) (string, string) { return ensureZone(fw, ifname) })
 }
 

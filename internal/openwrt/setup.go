@@ -24,6 +24,7 @@ const (
 	typeRoute         = "route"
 	typeRoute6        = "route6"
 	optTarget         = "target"
+	typeDevice        = "device"
 	optDevice         = "device"
 	optName           = "name"
 )
@@ -114,6 +115,10 @@ type SetupResult struct {
 func (s *Store) Setup(ctx context.Context, opts SetupOptions) (*SetupResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	// A bad endpoint is refused before anything is written.
+	if _, err := parseEndpoint(strings.TrimSpace(opts.Endpoint)); err != nil {
+		return nil, &vpn.Error{Code: vpn.EINVALID, Field: "endpoint", Message: fmt.Sprintf("endpoint: %v", err)}
 	}
 	settings, explicit, err := s.setupSettings()
 	if err != nil {
@@ -420,7 +425,7 @@ func nameTaken(f *uci.File, name string) bool {
 		return true
 	}
 	for _, s := range f.Sections {
-		if s.Type == optDevice {
+		if s.Type == typeDevice {
 			if v, _ := s.Get(optName); v == name {
 				return true
 			}

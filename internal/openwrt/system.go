@@ -163,8 +163,9 @@ func parseIfaceStatus(data []byte) (Runtime, error) {
 // HostRuntime reads the same facts on a Linux host that is not OpenWrt
 // (standalone mode): the interface of the IPv4 default route in
 // /proc/net/route, its gateway, first IPv4 address and MTU. WANProto is
-// empty.
-func HostRuntime() (Runtime, error) {
+// empty. It has GatherRuntime's signature so that either can be handed to
+// doctor.Collect; reading /proc needs no ctx.
+func HostRuntime(_ context.Context) (Runtime, error) {
 	data, err := os.ReadFile("/proc/net/route")
 	if err != nil {
 		return Runtime{}, fmt.Errorf("openwrt: read the routing table: %w", err)
