@@ -29,6 +29,8 @@ const usage = `usage: wgpanel [--config-dir DIR] [--interface IF] [--dev] [--sta
 
 commands:
   serve [--dev] [--state-dir DIR] [--listen ADDR]   run the web UI (and, with --dev, the interface)
+  setup [--endpoint HOST]               create the WireGuard interface and firewall rules if missing
+  doctor [--json] [--fix]               explain what keeps phones from connecting
   peer add NAME [--full-tunnel] [--qr]  add a device and print its client config
   peer list [--json]                    list devices with their handshakes and traffic
   peer show NAME|PUBKEY [--qr]          print a device's client config again
@@ -92,6 +94,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return g.reconcile(ctx, args)
 	case "passwd":
 		return g.passwd(ctx, args)
+	case "setup":
+		return g.setup(ctx, args)
+	case "doctor":
+		return g.doctor(ctx, args)
 	case "help":
 		fs.Usage()
 		return nil

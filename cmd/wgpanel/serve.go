@@ -98,6 +98,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	diag := g.diagnostics(e)
 	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api")})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -118,9 +119,8 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	var linkDone <-chan struct{}
 	if link != nil {
 		linkDone = link.Done()
-	} else {
-		go watch(ctx, e, cfg.Settings.Interface, log)
 	}
+	go monitor(ctx, e, diag, cfg.Settings.Interface, link == nil, log)
 	for {
 		select {
 		case <-ctx.Done():
@@ -154,27 +154,33 @@ func reconcile(ctx context.Context, svc *vpn.Service, log *slog.Logger) bool {
 	return true
 }
 
-// watch reconciles whenever the interface reappears, which on OpenWrt
-// happens after every ifup: netifd recreates the device from UCI.
-func watch(ctx context.Context, e *env, ifname string, log *slog.Logger) {
+// monitor samples the device every watchInterval. Each sample feeds the
+// doctor's per-peer endpoint history (one key used on two phones shows as
+// an endpoint that keeps flipping). With reconcileOnReturn, as on OpenWrt,
+// it also reconciles whenever the interface reappears: netifd recreates the
+// device from UCI on every ifup.
+func monitor(ctx context.Context, e *env, diag *diagnostics, ifname string, reconcileOnReturn bool, log *slog.Logger) {
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
-	_, err := e.dev.State(ifname)
-	up := err == nil
+	up := true
 	for {
+		st, err := e.dev.State(ifname)
+		switch {
+		case err == nil:
+			diag.doc.Observe(st)
+			if !up && reconcileOnReturn {
+				log.Info("interface is back", "interface", ifname)
+				reconcile(ctx, e.svc, log)
+			}
+			up = true
+		case up:
+			log.Warn("interface is not available", "interface", ifname, "err", err.Error())
+			up = false
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		_, err := e.dev.State(ifname)
-		switch {
-		case err == nil && !up:
-			log.Info("interface is back", "interface", ifname)
-			up = reconcile(ctx, e.svc, log)
-		case err != nil && up:
-			log.Warn("interface is gone", "interface", ifname, "err", err.Error())
-			up = false
 		}
 	}
 }
@@ -202,12 +208,12 @@ func listenAddr(flagAddr string, cfg *vpn.Config, dev bool) (string, error) {
 // prepareDev creates the state directory and, on first start, a starter
 // configuration with a fresh server key.
 func (g *globals) prepareDev(ctx context.Context) error {
+	if err := g.ensureStateDir(); err != nil {
+		return err
+	}
 	dir, err := g.dir()
 	if err != nil {
 		return err
-	}
-	if err := os.MkdirAll(string(dir), 0o700); err != nil {
-		return fmt.Errorf("creating the state directory: %w", err)
 	}
 	ifname := g.iface
 	if ifname == "" {
@@ -231,6 +237,19 @@ func (g *globals) prepareDev(ctx context.Context) error {
 	// Remember --interface, so that later commands on this state
 	// directory manage the same interface without repeating it.
 	return openwrt.NewStore(dir, nil).SetSetting(ctx, "interface", g.iface)
+}
+
+// ensureStateDir creates the --dev config directory, private to its owner
+// since it holds keys.
+func (g *globals) ensureStateDir() error {
+	dir, err := g.dir()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(string(dir), 0o700); err != nil {
+		return fmt.Errorf("creating the state directory: %w", err)
+	}
+	return nil
 }
 
 // firstPassword sets a random web password on first start in --dev mode and
