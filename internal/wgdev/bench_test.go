@@ -16,6 +16,7 @@ import (
 // 250 peers, each with an IPv4 and an IPv6 allowed IP, a preshared key and
 // a keepalive: the UI polls State, and a router's CPU is slow.
 func BenchmarkState250Peers(b *testing.B) {
+	requireWireGuard(b)
 	if !testutil.BenchInNetNS(b) {
 		return
 	}

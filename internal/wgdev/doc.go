@@ -16,6 +16,12 @@
 // port, addresses and MTU and brings it up. It never takes over or deletes
 // an interface it did not create.
 //
+// The build tag nouserspace, which the router packages are built with,
+// leaves the embedded wireguard-go device out of the binary (its device,
+// TUN and UAPI code take about 0.5 MB on ARMv7): Up then creates kernel
+// links only and, where the kernel has no WireGuard, fails with an error
+// wrapping vpn.ErrDeviceUnreachable. Client is the same in both builds.
+//
 // The package does not read or write UCI or any other configuration, does
 // not decide which peers should exist (that is internal/vpn's reconcile),
 // and does not touch routes or the firewall. It is the only package that

@@ -48,11 +48,35 @@ func newKey(t testing.TB) wgtypes.Key {
 }
 
 // deviceTest checks the prerequisites of a test that creates interfaces.
-// It must be called inside InNetNS's child.
+// It must be called inside InNetNS's child. A nouserspace build creates
+// kernel links only, so it needs the kernel module rather than a TUN.
 func deviceTest(t testing.TB) {
 	t.Helper()
 	testutil.RequireRoot(t)
-	testutil.RequireTUN(t)
+	requireWireGuard(t)
+	if userspaceBuilt {
+		testutil.RequireTUN(t)
+	}
+}
+
+// requireWireGuard skips (or fails under CI) in a nouserspace build when the
+// kernel has no WireGuard module, so that Up cannot create any device. A
+// benchmark must call it before testutil.BenchInNetNS as well, since a skip
+// in the benchmark's child process reaches the parent only as a failure.
+func requireWireGuard(t testing.TB) {
+	t.Helper()
+	if !userspaceBuilt && !kernelModuleLoaded() {
+		testutil.SkipOrFail(t, "built with -tags nouserspace, which has no userspace WireGuard, "+
+			"and the kernel has no WireGuard module (modprobe wireguard)")
+	}
+}
+
+// wantKind is the kind of Link Up creates on this machine.
+func wantKind() string {
+	if kernelModuleLoaded() {
+		return KindKernel
+	}
+	return KindUserspace
 }
 
 // up calls Up and closes the link when the test ends.
