@@ -1,10 +1,12 @@
-// wgpanel's page: log in, watch the devices, add one and show its QR code.
+// wgpanel's page: log in, set up the VPN server on first run, watch the
+// devices, add one and show its QR code, and run the doctor's checks.
 // Plain JavaScript with no dependencies. Every API error is shown next to
 // the control that caused it.
 'use strict';
 
 const REFRESH_MS = 5000;
 const TUNNEL_LABELS = { split: 'home network only', full: 'all traffic' };
+const CHECK_LABELS = { ok: 'OK', warn: 'Warning', fail: 'Problem' };
 
 const $ = (id) => document.getElementById(id);
 
@@ -18,6 +20,11 @@ let peers = new Map(); // id -> peer as last listed
 let renameId = null;
 let deleteId = null;
 let blobURL = null;
+// firstRun is true while the first-run setup screen stands in for the page;
+// setupGen counts setups, so that a status read before one is not shown.
+let firstRun = false;
+let setupGen = 0;
+const SETUP_HINT = $('setup-endpoint-hint').textContent;
 
 class ApiError extends Error {
   constructor(status, message, field) {
@@ -154,16 +161,26 @@ async function refresh() {
   if (refreshing || !loggedIn) return;
   refreshing = true;
   try {
-    await Promise.all([refreshStatus(), refreshPeers()]);
+    // The first-run screen has no peers to list; otherwise both load at once.
+    const listing = firstRun ? null : refreshPeers();
+    const configured = await refreshStatus();
+    if (listing) await listing;
+    else if (configured) await refreshPeers();
   } finally {
     refreshing = false;
   }
 }
 
+// refreshStatus shows the status and returns whether the interface is
+// configured (undefined when the status could not be read).
 async function refreshStatus() {
+  const gen = setupGen;
   try {
-    renderStatus(await api('GET', '/api/status'));
+    const st = await api('GET', '/api/status');
+    if (gen !== setupGen) return;
+    renderStatus(st);
     setText('status-error', '');
+    return st.configured;
   } catch (e) {
     if (e.status !== 401) setText('status-error', e.message);
   }
@@ -180,6 +197,7 @@ async function refreshPeers() {
 }
 
 function renderStatus(st) {
+  showFirstRun(!st.configured, st.interface);
   setText('status-interface', st.interface || '–');
   setText('status-endpoint', st.endpoint || 'not set');
   setText('status-port', st.listen_port ? String(st.listen_port) : '–');
@@ -194,6 +212,89 @@ function renderStatus(st) {
     return li;
   }));
 }
+
+// ---- First run: setup ----
+
+function listItems(id, items) {
+  $(id).replaceChildren(...(items || []).map((text) => {
+    const li = document.createElement('li');
+    li.textContent = text;
+    return li;
+  }));
+}
+
+// showFirstRun switches between the setup screen, shown while no WireGuard
+// interface exists, and the page.
+function showFirstRun(on, ifname) {
+  if (on === firstRun) return;
+  firstRun = on;
+  $('main-view').hidden = on;
+  if (!on) {
+    // Set up elsewhere (wgpanel setup): the page replaces the screen.
+    if (!$('setup-intro').hidden) $('setup').hidden = true;
+    return;
+  }
+  $('setup').reset();
+  setText('setup-ifname', ifname || 'wg0');
+  setText('setup-title', 'Set up the VPN server');
+  setText('setup-endpoint-hint', SETUP_HINT);
+  for (const id of ['setup-changes', 'setup-notes']) listItems(id, []);
+  for (const id of ['setup-endpoint-error', 'setup-error']) setText(id, '');
+  $('setup-intro').hidden = false;
+  $('setup-endpoint-box').hidden = false;
+  $('setup-submit').hidden = false;
+  $('setup-close').hidden = true;
+  setText('setup-submit', 'Set up');
+  $('setup').hidden = false;
+}
+
+// showSetupResult turns the setup screen into the report of what setup did,
+// above the page, and asks for the endpoint when none is set yet.
+function showSetupResult(res) {
+  setText('setup-title', res.created ? `The VPN server ${res.interface} is set up` : `The VPN server ${res.interface} was already set up`);
+  $('setup-intro').hidden = true;
+  const changes = res.changes || [];
+  listItems('setup-changes', changes.length ? changes : ['Nothing needed changing.']);
+  listItems('setup-notes', res.notes);
+  const ask = !res.endpoint;
+  $('setup-endpoint-box').hidden = !ask;
+  $('setup-submit').hidden = !ask;
+  $('setup-close').hidden = false;
+  if (ask) {
+    $('setup-endpoint').value = res.suggested_endpoint || '';
+    const next = res.suggested_endpoint ? 'Check the suggestion and save it.'
+      : "Enter the router's dynamic DNS name or your ISP router's public address.";
+    setText('setup-endpoint-hint', `${res.suggestion_reason || ''} Phones' configs need it. ${next}`.trim());
+    setText('setup-submit', 'Save endpoint');
+  }
+}
+
+$('setup').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const endpoint = $('setup-endpoint').value.trim();
+  for (const id of ['setup-endpoint-error', 'setup-error']) setText(id, '');
+  if (!firstRun && endpoint === '') {
+    setText('setup-endpoint-error', 'Enter the dynamic DNS name or public address.');
+    return;
+  }
+  $('setup-submit').disabled = true;
+  try {
+    const res = await api('POST', '/api/setup', endpoint ? { endpoint } : {});
+    setupGen++;
+    showSetupResult(res);
+    firstRun = false;
+    $('main-view').hidden = false;
+    refreshStatus();
+    refreshPeers();
+  } catch (e) {
+    showFieldError(e, { endpoint: 'setup-endpoint-error' }, 'setup-error');
+  } finally {
+    $('setup-submit').disabled = false;
+  }
+});
+$('setup-close').addEventListener('click', () => {
+  $('setup').hidden = true;
+});
 
 // ---- Peer list ----
 
@@ -439,6 +540,58 @@ $('delete-confirm').addEventListener('click', async () => {
     setText('delete-error', e.message);
   } finally {
     $('delete-confirm').disabled = false;
+  }
+});
+
+// ---- Doctor ----
+
+function renderChecks(checks) {
+  $('doctor-checks').replaceChildren(...checks.map((c) => {
+    const li = $('check-template').content.firstElementChild.cloneNode(true);
+    li.dataset.check = c.id;
+    li.classList.add(`check-${c.status}`);
+    li.querySelector('.check-status').textContent = CHECK_LABELS[c.status] || c.status;
+    li.querySelector('.check-finding').textContent = c.finding;
+    li.querySelector('.check-fix').textContent = c.fix || '';
+    const btn = li.querySelector('button');
+    btn.dataset.fix = c.id;
+    btn.hidden = !(c.fixable && c.status !== 'ok');
+    return li;
+  }));
+}
+
+// The doctor runs when asked, never on a refresh: its checks read the
+// whole configuration.
+$('doctor-run').addEventListener('click', async () => {
+  const btn = $('doctor-run');
+  btn.disabled = true;
+  setText('doctor-error', '');
+  try {
+    const data = await api('GET', '/api/doctor');
+    listItems('doctor-changes', []);
+    renderChecks(data.checks || []);
+  } catch (e) {
+    setText('doctor-error', e.message);
+  } finally {
+    btn.disabled = false;
+  }
+});
+
+$('doctor-checks').addEventListener('click', async (ev) => {
+  const btn = ev.target.closest('button[data-fix]');
+  if (!btn) return;
+  const row = btn.closest('li');
+  row.querySelector('.check-error').textContent = '';
+  setText('doctor-error', '');
+  btn.disabled = true;
+  try {
+    const data = await api('POST', '/api/doctor/fix', { ids: [btn.dataset.fix] });
+    listItems('doctor-changes', data.changes);
+    renderChecks(data.checks || []);
+    refreshStatus();
+  } catch (e) {
+    row.querySelector('.check-error').textContent = e.message;
+    btn.disabled = false;
   }
 });
 

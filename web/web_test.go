@@ -111,10 +111,15 @@ func TestElementIDs(t *testing.T) {
 	for _, id := range []string{"login-password", "login-submit", "login-error", "add-open", "add-name",
 		"add-name-error", "add-tunnel-split", "add-tunnel-full", "add-submit", "add-error", "qr-img",
 		"config-text", "config-download", "config-close", "rename-name", "rename-submit", "rename-error",
-		"delete-confirm", "delete-error", "peers", "logout"} {
+		"delete-confirm", "delete-error", "peers", "logout", "setup", "setup-endpoint", "setup-endpoint-error",
+		"setup-error", "setup-submit", "setup-changes", "setup-notes", "setup-close", "main-view", "doctor",
+		"doctor-run", "doctor-error", "doctor-checks"} {
 		if !ids[id] {
 			t.Errorf("index.html lacks #%s", id)
 		}
+	}
+	if !strings.Contains(html, `data-fix=`) {
+		t.Error("the doctor's check row lacks a data-fix button")
 	}
 	for _, action := range []string{"qr", "rename", "disable", "enable", "delete"} {
 		if !strings.Contains(html, `data-action="`+action+`"`) {

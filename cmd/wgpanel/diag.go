@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/wgpanel/wgpanel/internal/api"
 	"github.com/wgpanel/wgpanel/internal/doctor"
 	"github.com/wgpanel/wgpanel/internal/openwrt"
 	"github.com/wgpanel/wgpanel/internal/vpn"
@@ -20,6 +21,8 @@ type diagnostics struct {
 	doc        *doctor.Doctor
 	standalone bool
 }
+
+var _ api.Diagnostics = (*diagnostics)(nil)
 
 func (g *globals) diagnostics(e *env) *diagnostics {
 	return &diagnostics{store: e.store, dev: e.dev, doc: doctor.New(), standalone: g.devMode()}
@@ -68,7 +71,18 @@ func (d *diagnostics) Setup(ctx context.Context, endpoint string) (*openwrt.Setu
 	if rt, err := d.runtime(ctx); err == nil {
 		opts.WAN = rt.WANAddr
 	}
-	return d.store.Setup(ctx, opts)
+	res, err := d.store.Setup(ctx, opts)
+	if err != nil || endpoint == "" || res.Endpoint == endpoint {
+		return res, err
+	}
+	// Setup fills in a missing endpoint only; one the owner names
+	// explicitly replaces the old one.
+	if err := d.store.SetSetting(ctx, "endpoint", endpoint); err != nil {
+		return res, err
+	}
+	res.Changes = append(res.Changes, fmt.Sprintf("changed wgpanel's endpoint from %s to %s", res.Endpoint, endpoint))
+	res.Endpoint = endpoint
+	return res, nil
 }
 
 func (g *globals) setup(ctx context.Context, args []string) error {

@@ -99,7 +99,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	diag := g.diagnostics(e)
-	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api")})
+	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)

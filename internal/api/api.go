@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 
@@ -32,6 +33,9 @@ type Config struct {
 	Log *slog.Logger
 	// Static is the page's files (index.html at the root); web.FS when nil.
 	Static fs.FS
+	// Diagnostics serves setup and the doctor (/api/setup, /api/doctor);
+	// when nil those routes answer 503.
+	Diagnostics Diagnostics
 }
 
 // server holds the handlers' dependencies.
@@ -39,11 +43,15 @@ type server struct {
 	svc  *vpn.Service
 	auth *auth.Authenticator
 	log  *slog.Logger
+	diag Diagnostics
+	// diagMu makes setup and doctor fixes, which write the same files,
+	// run one at a time.
+	diagMu sync.Mutex
 }
 
 // New returns the HTTP handler for the whole of wgpanel's web side.
 func New(cfg Config) http.Handler {
-	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log}
+	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, diag: cfg.Diagnostics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -75,6 +83,9 @@ func New(cfg Config) http.Handler {
 			r.Get("/peers/{id}/config", s.handlePeerConfig)
 			r.Get("/peers/{id}/qr.png", s.handlePeerQRPNG)
 			r.Get("/peers/{id}/qr.svg", s.handlePeerQRSVG)
+			r.Get("/doctor", s.handleDoctor)
+			r.Post("/doctor/fix", s.handleDoctorFix)
+			r.Post("/setup", s.handleSetup)
 		})
 		// Unknown API paths and methods need a session too, so that
 		// nothing about the API can be learnt without one.

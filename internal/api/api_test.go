@@ -74,6 +74,8 @@ type env struct {
 	auth   *auth.Authenticator
 	logBuf *syncBuffer
 	cookie *http.Cookie
+	// diag is the fake setup and doctor behind /api/setup and /api/doctor.
+	diag *fakeDiag
 }
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
@@ -111,7 +113,8 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	e := &env{t: t, store: vpntest.NewStore(cfg), dev: vpntest.NewDevice("wg0"), auth: a, logBuf: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(e.logBuf, nil))
 	e.svc = vpn.NewService(e.store, e.dev, log)
-	e.h = New(Config{Service: e.svc, Auth: a, Log: log})
+	e.diag = newFakeDiag(e.store)
+	e.h = New(Config{Service: e.svc, Auth: a, Log: log, Diagnostics: e.diag})
 	e.cookie = &http.Cookie{Name: cookieName, Value: a.NewSession()}
 	return e
 }

@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,111 +30,13 @@ import (
 // and no CSP violation. The end-to-end test with the real binary, a real
 // WireGuard device and a phone namespace lives with cmd/wgpanel.
 func TestPageInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a browser; skipped with -short")
-	}
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed; CI must install it")
-		}
-		t.Skip("chromium is not installed; the page test needs a real browser")
-	}
+	b := startBrowser(t)
+	step, eval, waitFor, noOverflow := b.step, b.eval, b.waitFor, b.noOverflow
 	e := newEnv(t)
 	srv := httptest.NewServer(e.h)
 	defer srv.Close()
 
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	listen := func(ev any) {
-		var msg string
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			msg = "exception: " + ev.ExceptionDetails.Text
-			if ev.ExceptionDetails.Exception != nil {
-				msg += " " + ev.ExceptionDetails.Exception.Description
-			}
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
-				msg = fmt.Sprintf("console.%s", ev.Type)
-				for _, a := range ev.Args {
-					msg += fmt.Sprintf(" %s", a.Value)
-				}
-			}
-		case *cdplog.EventEntryAdded:
-			// 4xx answers the test provokes on purpose are logged as
-			// network errors; anything else (a CSP violation above all) is
-			// a problem.
-			if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
-				msg = fmt.Sprintf("log %s: %s", ev.Entry.Source, ev.Entry.Text)
-			}
-		}
-		if msg != "" {
-			mu.Lock()
-			problems = append(problems, msg)
-			mu.Unlock()
-		}
-	}
-
-	ctx, cancel := chromedp.NewContext(context.Background(),
-		chromedp.WithAllocatorOptions(
-			chromedp.ExecPath(chromium),
-			chromedp.NoSandbox,
-			chromedp.Flag("disable-gpu", true),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.UserDataDir(t.TempDir()),
-		),
-		chromedp.WithListener(listen),
-	)
-	defer cancel()
-	// The first Run starts the browser and must have no timeout.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
-
-	step := func(name string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
-	// waitFor polls a JavaScript condition for up to 10 s.
-	waitFor := func(what, cond string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond,
-			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-			t.Fatalf("waiting for %s (%s): %v", what, cond, err)
-		}
-	}
-	noOverflow := func(when string) {
-		t.Helper()
-		if w := eval(`String(document.documentElement.scrollWidth)`); w != "360" {
-			t.Errorf("%s: page is %s px wide on a 360 px screen; want no horizontal scrolling", when, w)
-		}
-	}
-
-	step("open page",
-		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{})
-			return err
-		}),
-		chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2)),
-		chromedp.Navigate(srv.URL),
-		chromedp.WaitVisible(chromedp.ID("login-password")),
-	)
+	b.open(srv.URL)
 	if got := eval(`document.getElementById('login-label').textContent`); got != "wgpanel password" {
 		t.Errorf("login label = %q; want wgpanel password", got)
 	}
@@ -183,7 +87,7 @@ func TestPageInBrowser(t *testing.T) {
 	if got := eval(`document.getElementById('config-download').getAttribute('href') + ' ' + document.getElementById('config-download').download`); got != "/api/peers/"+id+"/config phone.conf" {
 		t.Errorf("download link = %q; want the config route and phone.conf", got)
 	}
-	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("qr-img")))
+	shot, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.ID("qr-img")))
 	if err != nil {
 		t.Fatalf("screenshot of the QR code: %v", err)
 	}
@@ -269,16 +173,10 @@ func TestPageInBrowser(t *testing.T) {
 	e2 := newEnv(t, func(c *vpn.Config, _ *auth.Config) { c.Settings.KeepPrivateKeys = false })
 	srv2 := httptest.NewServer(e2.h)
 	defer srv2.Close()
-	var cancelTab context.CancelFunc
-	ctx, cancelTab = chromedp.NewContext(ctx, chromedp.WithListener(listen))
-	defer cancelTab()
-	step("log in to a router that keeps no keys",
-		chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2)),
-		chromedp.Navigate(srv2.URL),
-		chromedp.WaitVisible(chromedp.ID("login-password")),
-		chromedp.SetValue(chromedp.ID("login-password"), testPassword),
-		chromedp.Click(chromedp.ID("login-submit")),
-		chromedp.WaitVisible(chromedp.ID("add-open")),
+	b.newTab()
+	b.open(srv2.URL)
+	b.login("add-open")
+	step("add a tablet to a router that keeps no keys",
 		chromedp.Click(chromedp.ID("add-open")),
 		chromedp.WaitVisible(chromedp.ID("add-name")),
 		chromedp.SetValue(chromedp.ID("add-name"), "tablet"),
@@ -297,7 +195,7 @@ func TestPageInBrowser(t *testing.T) {
 	if !strings.Contains(config2, "AllowedIPs = 0.0.0.0/0, ::/0") {
 		t.Errorf("config text %q; want a full tunnel", config2)
 	}
-	shot, err = chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("qr-img")))
+	shot, err = chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.ID("qr-img")))
 	if err != nil {
 		t.Fatalf("screenshot of the SVG QR code: %v", err)
 	}
@@ -309,9 +207,311 @@ func TestPageInBrowser(t *testing.T) {
 	waitFor("the tablet's row without a Show QR button", fmt.Sprintf(
 		`(() => { const r = document.querySelector('li[data-id=%q]'); return r !== null && r.querySelector('[data-action=qr]').hidden; })()`, id2))
 
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Errorf("browser reported: %s", p)
+}
+
+// TestSetupAndDoctorInBrowser drives the first-run screen and the doctor
+// panel against a fake Diagnostics on a 360 px screen: a router without a
+// WireGuard interface shows the setup screen, a bad endpoint is refused
+// under its field, Set up shows the changes and notes and then the device
+// list, the suggested endpoint is saved; the doctor runs only when asked,
+// shows a failing firewall rule with a Fix button, a failed fix says why in
+// its row, and a fix re-renders the check as ok.
+func TestSetupAndDoctorInBrowser(t *testing.T) {
+	b := startBrowser(t)
+	step, eval, waitFor, noOverflow := b.step, b.eval, b.waitFor, b.noOverflow
+	e := newEnv(t, unconfigured)
+	var (
+		reqMu sync.Mutex
+		reqs  = make(map[string]int) // "GET /api/peers" -> requests seen
+	)
+	requests := func(key string) int {
+		reqMu.Lock()
+		defer reqMu.Unlock()
+		return reqs[key]
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqMu.Lock()
+		reqs[r.Method+" "+r.URL.Path]++
+		reqMu.Unlock()
+		e.h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	b.open(srv.URL)
+	b.login("setup-submit")
+	if got := eval(`String(document.getElementById('main-view').hidden) + ' ' + String(document.getElementById('add-open').offsetParent === null)`); got != "true true" {
+		t.Errorf("main view hidden, Add device hidden = %s; want true true before setup", got)
+	}
+	intro := eval(`document.getElementById('setup').textContent`)
+	for _, s := range []string{"no WireGuard interface", "wg0", "new private key", "UDP 51820", "tunnel subnet", "lan firewall zone", "from wan"} {
+		if !strings.Contains(intro, s) {
+			t.Errorf("the first-run screen does not say %q: %q", s, intro)
+		}
+	}
+	noOverflow("first-run screen")
+
+	step("set up with an endpoint that has a port",
+		chromedp.SetValue(chromedp.ID("setup-endpoint"), "vpn.example.net:51820"),
+		chromedp.Click(chromedp.ID("setup-submit")),
+	)
+	waitFor("the endpoint error under its field", `document.getElementById('setup-endpoint-error').textContent.includes('includes a port')`)
+	if got := eval(`document.getElementById('setup-error').textContent`); got != "" {
+		t.Errorf("#setup-error = %q; want the error under the endpoint field only", got)
+	}
+	if e.diag.configured() {
+		t.Fatal("a refused setup configured the interface")
+	}
+
+	// chromedp cannot set an empty value.
+	eval(`document.getElementById('setup-endpoint').value = ''`)
+	step("set up", chromedp.Click(chromedp.ID("setup-submit")))
+	waitFor("the device list after setup", `!document.getElementById('main-view').hidden && !document.getElementById('peers-empty').hidden && `+
+		`document.getElementById('add-open').offsetParent !== null && document.getElementById('status-interface').textContent === 'wg0' && `+
+		`document.getElementById('status-port').textContent === '51820'`)
+	for expr, want := range map[string]string{
+		`document.getElementById('setup-title').textContent`:                         "The VPN server wg0 is set up",
+		`String(document.querySelectorAll('#setup-changes li').length)`:              "3",
+		`document.querySelector('#setup-changes li').textContent`:                    "network: created interface wg0 (proto wireguard, listen_port 51820, addresses 10.66.66.1/24)",
+		`document.getElementById('setup-notes').textContent`:                         "The router's WAN address 192.168.2.253 is private: forward UDP 51820 on your ISP router.",
+		`document.getElementById('setup-endpoint').value`:                            "203.0.113.7",
+		`document.getElementById('setup-submit').textContent`:                        "Save endpoint",
+		`String(document.getElementById('setup-intro').hidden)`:                      "true",
+		`String(document.getElementById('setup-endpoint-error').textContent === '')`: "true",
+	} {
+		if got := eval(expr); got != want {
+			t.Errorf("%s = %q; want %q", expr, got, want)
+		}
+	}
+	if got := eval(`document.getElementById('setup-endpoint-hint').textContent`); !strings.Contains(got, "203.0.113.7 is public") {
+		t.Errorf("endpoint hint = %q; want the reason for the suggestion", got)
+	}
+	noOverflow("setup result")
+
+	step("save the suggested endpoint", chromedp.Click(chromedp.ID("setup-submit")))
+	waitFor("the endpoint saved", `document.getElementById('setup-endpoint-box').hidden && `+
+		`document.getElementById('setup-changes').textContent === 'wgpanel: set endpoint 203.0.113.7'`)
+	e.diag.mu.Lock()
+	calls := slices.Clone(e.diag.setupCalls)
+	e.diag.mu.Unlock()
+	if want := []string{"vpn.example.net:51820", "", "203.0.113.7"}; !slices.Equal(calls, want) {
+		t.Errorf("Setup got endpoints %q; want %q", calls, want)
+	}
+	step("close the setup report", chromedp.Click(chromedp.ID("setup-close")))
+	waitFor("the setup report to close", `document.getElementById('setup').hidden`)
+
+	// The doctor runs when asked, not with a refresh: make the page refresh
+	// (as when it becomes visible again) and give it time to finish.
+	listed := requests("GET /api/peers")
+	eval(`document.dispatchEvent(new Event('visibilitychange')), document.visibilityState`)
+	for i := 0; i < 100 && requests("GET /api/peers") == listed; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if requests("GET /api/peers") == listed {
+		t.Fatal("the page did not refresh the device list when it became visible")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n, _, _ := e.diag.calls(); n != 0 {
+		t.Errorf("the page ran the doctor %d times unasked; want 0", n)
+	}
+	// Someone removed the WAN rule in LuCI.
+	e.diag.mu.Lock()
+	e.diag.ruleOK = false
+	e.diag.mu.Unlock()
+
+	const rule = `document.querySelector('#doctor-checks li[data-check="firewall.rule"]')`
+	const nat = `document.querySelector('#doctor-checks li[data-check="wan.nat"]')`
+	const fix = `document.querySelector('#doctor-checks button[data-fix="firewall.rule"]')`
+	step("run the doctor", chromedp.Click(chromedp.ID("doctor-run")))
+	waitFor("the checks", rule+` !== null && `+rule+`.classList.contains('check-fail')`)
+	for expr, want := range map[string]string{
+		`String(document.querySelectorAll('#doctor-checks li').length)`:                                                     "3",
+		`String(document.querySelector('#doctor-checks li[data-check="interface.exists"]').classList.contains('check-ok'))`: "true",
+		rule + `.querySelector('.check-status').textContent`:                                                                "Problem",
+		rule + `.querySelector('.check-finding').textContent`:                                                               fakeRuleFinding,
+		fix + `.textContent + ' ' + String(` + fix + `.offsetParent !== null)`:                                              "Fix true",
+		nat + `.className`: "check check-warn",
+		nat + `.querySelector('.check-fix').textContent`:      fakeNATFix,
+		`String(` + nat + `.querySelector('button').hidden)`:  "true",
+		`document.getElementById('doctor-error').textContent`: "",
+	} {
+		if got := eval(expr); got != want {
+			t.Errorf("%s = %q; want %q", expr, got, want)
+		}
+	}
+	noOverflow("doctor")
+
+	e.diag.mu.Lock()
+	e.diag.fixErr = &vpn.Error{Code: vpn.EUNAVAILABLE, Message: "The firewall could not be reloaded; run '/etc/init.d/firewall reload'."}
+	e.diag.mu.Unlock()
+	step("fix while the firewall cannot reload", chromedp.Click(chromedp.CSS(`button[data-fix="firewall.rule"]`)))
+	waitFor("the fix error in the rule's row", rule+`.querySelector('.check-error').textContent.includes('could not be reloaded')`)
+
+	step("fix", chromedp.Click(chromedp.CSS(`button[data-fix="firewall.rule"]`)))
+	waitFor("the rule ok", rule+` !== null && `+rule+`.classList.contains('check-ok') && `+fix+`.hidden`)
+	if got := eval(`document.getElementById('doctor-changes').textContent`); got != fakeRuleChange {
+		t.Errorf("changes shown = %q; want %q", got, fakeRuleChange)
+	}
+	if got := eval(rule + `.querySelector('.check-error').textContent`); got != "" {
+		t.Errorf("the rule's row still says %q after the fix", got)
+	}
+	e.diag.mu.Lock()
+	fixes := slices.Clone(e.diag.fixCalls)
+	e.diag.doctorErr = &vpn.Error{Code: vpn.EUNAVAILABLE, Message: "The router's configuration cannot be read."}
+	e.diag.mu.Unlock()
+	if want := [][]string{{"firewall.rule"}, {"firewall.rule"}}; !slices.EqualFunc(fixes, want, slices.Equal) {
+		t.Errorf("Fix got %q; want %q", fixes, want)
+	}
+
+	step("run the doctor when it fails", chromedp.Click(chromedp.ID("doctor-run")))
+	waitFor("the doctor's error", `document.getElementById('doctor-error').textContent === "The router's configuration cannot be read."`)
+}
+
+// browser is one chromium with the page's 360 px phone screen. It collects
+// script errors, console errors and CSP violations from every tab and fails
+// the test with them at the end.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu       sync.Mutex
+	problems []string
+}
+
+// startBrowser starts Debian's chromium, or skips the test without it
+// (fails with CI=true).
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a browser; skipped with -short")
+	}
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium is not installed; CI must install it")
+		}
+		t.Skip("chromium is not installed; the page test needs a real browser")
+	}
+	b := &browser{t: t}
+	ctx, cancel := chromedp.NewContext(context.Background(),
+		chromedp.WithAllocatorOptions(
+			chromedp.ExecPath(chromium),
+			chromedp.NoSandbox,
+			chromedp.Flag("disable-gpu", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.UserDataDir(t.TempDir()),
+		),
+		chromedp.WithListener(b.listen),
+	)
+	t.Cleanup(cancel)
+	// The first Run starts the browser and must have no timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	b.ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	// Cleanups run last first: this one before the browser stops.
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, p := range b.problems {
+			t.Errorf("browser reported: %s", p)
+		}
+	})
+	return b
+}
+
+func (b *browser) listen(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		msg = "exception: " + ev.ExceptionDetails.Text
+		if ev.ExceptionDetails.Exception != nil {
+			msg += " " + ev.ExceptionDetails.Exception.Description
+		}
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
+			msg = fmt.Sprintf("console.%s", ev.Type)
+			for _, a := range ev.Args {
+				msg += fmt.Sprintf(" %s", a.Value)
+			}
+		}
+	case *cdplog.EventEntryAdded:
+		// 4xx answers the test provokes on purpose are logged as network
+		// errors; anything else (a CSP violation above all) is a problem.
+		if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
+			msg = fmt.Sprintf("log %s: %s", ev.Entry.Source, ev.Entry.Text)
+		}
+	}
+	if msg != "" {
+		b.mu.Lock()
+		b.problems = append(b.problems, msg)
+		b.mu.Unlock()
+	}
+}
+
+// newTab makes later steps run in a new tab of the same browser.
+func (b *browser) newTab() {
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithListener(b.listen))
+	b.t.Cleanup(cancel)
+	b.ctx = ctx
+}
+
+// open loads the page at url on a phone screen, with the browser's log
+// (where CSP violations go) switched on, and waits for the login form.
+func (b *browser) open(url string) {
+	b.t.Helper()
+	b.step("open "+url,
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{})
+			return err
+		}),
+		chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2)),
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.ID("login-password")),
+	)
+}
+
+// login logs in with testPassword and waits for the element with the id
+// wantVisible.
+func (b *browser) login(wantVisible string) {
+	b.t.Helper()
+	b.step("log in",
+		chromedp.SetValue(chromedp.ID("login-password"), testPassword),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID(wantVisible)),
+	)
+}
+
+func (b *browser) step(name string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", name, err)
+	}
+}
+
+func (b *browser) eval(expr string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition for up to 10 s.
+func (b *browser) waitFor(what, cond string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](cond,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		b.t.Fatalf("waiting for %s (%s): %v", what, cond, err)
+	}
+}
+
+// noOverflow checks that the page needs no horizontal scrolling.
+func (b *browser) noOverflow(when string) {
+	b.t.Helper()
+	if w := b.eval(`String(document.documentElement.scrollWidth)`); w != "360" {
+		b.t.Errorf("%s: page is %s px wide on a 360 px screen; want no horizontal scrolling", when, w)
 	}
 }

@@ -274,7 +274,7 @@ func (c *checker) endpoint() *Check {
 		return nil
 	}
 	ep := c.in.Config.Settings.Endpoint
-	set := "Set the endpoint (option endpoint in /etc/config/wgpanel, or on the settings page)"
+	set := "Set the endpoint (wgpanel setup --endpoint HOST, or option endpoint in /etc/config/wgpanel)"
 	suggest := func() string {
 		if s := c.in.SuggestedEndpoint; s != "" {
 			return fmt.Sprintf("%s to %s: %s", set, s, c.in.SuggestionReason)
