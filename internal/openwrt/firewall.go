@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/wgpanel/wgpanel/internal/uci"
+	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
 // UCI names in /etc/config/firewall, as firewall4 (OpenWrt 23.05) reads them.
@@ -404,18 +405,25 @@ func (s *Store) updateFirewall(create bool, plans ...firewallPlan) (changes, not
 // firewall file). A missing interface is a *vpn.Error with code ECONFIG.
 // OpenWrt applies the change after `/etc/init.d/firewall reload`.
 func (s *Store) EnsureZone(ctx context.Context) (changes, notes []string, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	cfg, err := s.Load(ctx)
+	srv, err := s.loadServer(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Server == nil {
-		return nil, nil, errNoInterface(cfg.Settings.Interface)
-	}
-	ifname := cfg.Server.Interface
+	ifname := srv.Interface
 	return s.updateFirewall(false, func(fw *firewall) (string, string) { return ensureZone(fw, ifname) })
+}
+
+// loadServer returns the configured WireGuard interface; its absence is a
+// *vpn.Error with code ECONFIG.
+func (s *Store) loadServer(ctx context.Context) (*vpn.Server, error) {
+	cfg, err := s.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Server == nil {
+		return nil, errNoInterface(cfg.Settings.Interface)
+	}
+	return cfg.Server, nil
 }
 
 // EnsureWANRule adds the firewall rule Allow-WireGuard accepting UDP on the
@@ -424,19 +432,13 @@ func (s *Store) EnsureZone(ctx context.Context) (changes, notes []string, err er
 // changes nothing else. The listen port is read from /etc/config/network;
 // an interface without one is a *vpn.Error with code ECONFIG.
 func (s *Store) EnsureWANRule(ctx context.Context) (changes, notes []string, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	cfg, err := s.Load(ctx)
+	srv, err := s.loadServer(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Server == nil {
-		return nil, nil, errNoInterface(cfg.Settings.Interface)
-	}
-	port := cfg.Server.ListenPort
+	port := srv.ListenPort
 	if port == 0 {
-		return nil, nil, errNoPort(s.dir.Path(pkgNetwork), cfg.Server.Interface)
+		return nil, nil, errNoPort(s.dir.Path(pkgNetwork), srv.Interface)
 	}
 	return s.updateFirewall(false, func(fw *firewall) (string, string) { return ensureWANRule(fw, port) })
 }
