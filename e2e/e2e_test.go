@@ -194,19 +194,8 @@ func TestDeviceRecreatedThenReconcile(t *testing.T) {
 	}
 
 	// Recreate it like netifd: a fresh device with key, port and address
-	// but no peers. Debian's wireguard-go stands in for the kernel module.
-	keyFile := tp.dir + "/server.key"
-	writeFile(t, keyFile, privKey+"\n", 0o600)
-	if r := run(quickTimeout, baseEnv(""), inNS(tp.router, "wireguard-go", tp.wgIf)...); r.err != nil {
-		t.Fatalf("recreate the device: %v", r)
-	}
-	t.Cleanup(func() {
-		// Deleting the link ends that wireguard-go; deleteNS catches the rest.
-		run(quickTimeout, nil, "ip", "-n", tp.router, "link", "del", tp.wgIf)
-	})
-	mustRun(t, quickTimeout, inNS(tp.router, "wg", "set", tp.wgIf, "private-key", keyFile, "listen-port", fmt.Sprint(listenPort))...)
-	mustRun(t, quickTimeout, "ip", "-n", tp.router, "addr", "add", routerTunnel+"/24", "dev", tp.wgIf)
-	mustRun(t, quickTimeout, "ip", "-n", tp.router, "link", "set", tp.wgIf, "up")
+	// but no peers.
+	tp.netifdUp(privKey)
 	if got := tp.devicePeers(); len(got) != 0 {
 		t.Fatalf("recreated device already has peers %v; want none (did serve recreate it?)", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +52,12 @@ var (
 	buildBin  string
 	buildErr  error
 
+	// The router build, made like buildBin; see routerBinary.
+	routerBuildOnce sync.Once
+	routerBuildDir  string
+	routerBuildBin  string
+	routerBuildErr  error
+
 	// seq makes namespace and interface names unique within this process;
 	// the pid makes them unique across processes.
 	seq atomic.Int32
@@ -60,6 +67,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
+	}
+	if routerBuildDir != "" {
+		os.RemoveAll(routerBuildDir)
 	}
 	os.Exit(code)
 }
@@ -86,18 +96,54 @@ func wgpanelBinary(t testing.TB) string {
 			return
 		}
 		buildBin = filepath.Join(buildDir, "wgpanel")
-		ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool(), "build", "-o", buildBin, "./cmd/wgpanel")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/wgpanel: %v\n%s", err, out)
-		}
+		buildErr = goBuild(buildBin, nil)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return buildBin
+}
+
+// routerBinary returns the path of wgpanel as it is built for a router
+// (`make ipk`): static (CGO_ENABLED=0), stripped, and without the embedded
+// userspace WireGuard (tag nouserspace), since the kernel holds the device
+// there. It is the one WGPANEL_ROUTER_BIN names, or ./cmd/wgpanel built
+// so once for this test process. Only serve without --dev can run it.
+func routerBinary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("WGPANEL_ROUTER_BIN"); p != "" {
+		return p
+	}
+	routerBuildOnce.Do(func() {
+		routerBuildDir, routerBuildErr = os.MkdirTemp("", "wgpanel-e2e-router-")
+		if routerBuildErr != nil {
+			return
+		}
+		routerBuildBin = filepath.Join(routerBuildDir, "wgpanel")
+		routerBuildErr = goBuild(routerBuildBin, []string{"CGO_ENABLED=0"},
+			"-trimpath", "-buildvcs=false", "-tags", "nouserspace", "-ldflags", "-s -w")
+	})
+	if routerBuildErr != nil {
+		t.Fatal(routerBuildErr)
+	}
+	return routerBuildBin
+}
+
+// goBuild builds ./cmd/wgpanel into out with extra environment variables
+// and go build flags.
+func goBuild(out string, env []string, flags ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	args := append([]string{"build", "-o", out}, flags...)
+	cmd := exec.CommandContext(ctx, goTool(), append(args, "./cmd/wgpanel")...)
+	cmd.Dir = ".."
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
+	}
+	return nil
 }
 
 func goTool() string {
@@ -143,10 +189,18 @@ func command(ctx context.Context, env []string, argv ...string) *exec.Cmd {
 
 // run runs argv to completion within timeout.
 func run(timeout time.Duration, env []string, argv ...string) cmdResult {
+	return runInput(timeout, env, nil, argv...)
+}
+
+// runInput runs argv like run, with stdin (when not nil) as its standard input.
+func runInput(timeout time.Duration, env []string, stdin io.Reader, argv ...string) cmdResult {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := command(ctx, env, argv...)
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -208,8 +262,9 @@ func (b *syncBuffer) String() string {
 }
 
 // topo is one test's network: a router namespace running `wgpanel serve
-// --dev`, and optionally a phone namespace on the router's WAN side and a
-// LAN host namespace on its LAN side.
+// --dev` (or, with topoOptions.router, `wgpanel serve` as on OpenWrt), and
+// optionally a phone namespace on the router's WAN side and a LAN host
+// namespace on its LAN side.
 type topo struct {
 	t   testing.TB
 	bin string
@@ -222,6 +277,10 @@ type topo struct {
 	router, phone, lan string // namespace names; "" when absent
 	wgIf               string // the router's WireGuard interface
 	phoneIf            string // the phone's wg-quick interface
+
+	// password is the web password passwd set in router mode; "" with
+	// --dev, where serve prints one (webPassword).
+	password string
 
 	serve     *exec.Cmd
 	serveLog  syncBuffer
@@ -237,7 +296,18 @@ type topoOptions struct {
 	// beforeServe, when set, runs just before serve's first start, for
 	// example to pre-write S/config/network.
 	beforeServe func(tp *topo)
+
+	// router runs serve as on OpenWrt: the router build (routerBinary)
+	// without --dev, on S/config, with the web password set beforehand by
+	// `wgpanel passwd` (tp.password), and the WireGuard device brought up
+	// beforehand the way netifd does (netifdUp), from the interface
+	// beforeServe must write into S/config/network. Serve's start-up
+	// reconcile puts the peers on it.
+	router bool
 }
+
+// routerPassword is the web password of topologies in router mode.
+const routerPassword = "router-web-password"
 
 // newTopo builds the namespaces, starts serve in the router namespace and
 // waits until its interface is up. Everything is undone in t.Cleanup.
@@ -245,6 +315,9 @@ func newTopo(t testing.TB, opts topoOptions) *topo {
 	t.Helper()
 	requireEnv(t)
 	bin := wgpanelBinary(t)
+	if opts.router {
+		bin = routerBinary(t)
+	}
 	id := fmt.Sprintf("%d%02d", os.Getpid()%10000000, seq.Add(1)%100)
 	tp := &topo{
 		t:       t,
@@ -282,7 +355,7 @@ func newTopo(t testing.TB, opts topoOptions) *topo {
 	if opts.beforeServe != nil {
 		opts.beforeServe(tp)
 	}
-	tp.startServe()
+	tp.startServe(opts.router)
 	t.Logf("topology %s up in %v", id, time.Since(start).Round(time.Millisecond))
 	return tp
 }
@@ -335,8 +408,11 @@ func (tp *topo) link(ns1, if1, addr1, ns2, if2, addr2 string) {
 
 // startServe pre-writes S/config/wgpanel (our interface name, the router's
 // WAN address as endpoint) and starts `wgpanel serve --dev` in the router
-// namespace. t.Cleanup stops it with SIGTERM and checks it exits 0.
-func (tp *topo) startServe() {
+// namespace. With router set, it then sets the web password with
+// `wgpanel passwd`, brings the device up like netifd and starts `wgpanel
+// --config-dir S/config serve --listen 127.0.0.1:8080` instead. t.Cleanup
+// stops serve with SIGTERM and checks it exits 0.
+func (tp *topo) startServe(router bool) {
 	t := tp.t
 	t.Helper()
 	if err := os.MkdirAll(tp.configDir, 0o755); err != nil {
@@ -347,9 +423,19 @@ func (tp *topo) startServe() {
 	if err := os.WriteFile(filepath.Join(tp.configDir, "wgpanel"), []byte(settings), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	argv := inNS(tp.router, tp.bin, "--dev", "--state-dir", tp.stateDir, "serve")
+	if router {
+		argv = inNS(tp.router, tp.bin, "--config-dir", tp.configDir, "serve", "--listen", "127.0.0.1:8080")
+		tp.password = routerPassword
+		passwd := []string{tp.bin, "--config-dir", tp.configDir, "passwd"}
+		if r := runInput(quickTimeout, nil, strings.NewReader(tp.password+"\n"), passwd...); r.err != nil {
+			t.Fatalf("set the web password: %v", r)
+		}
+		tp.netifdUp(tp.serverPrivateKey())
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
-	cmd := command(ctx, nil, inNS(tp.router, tp.bin, "--dev", "--state-dir", tp.stateDir, "serve")...)
+	cmd := command(ctx, nil, argv...)
 	cmd.Stdout = &tp.serveLog
 	cmd.Stderr = &tp.serveLog
 	if err := cmd.Start(); err != nil {
@@ -420,6 +506,28 @@ func (tp *topo) stopServe() {
 		<-tp.serveDone
 		t.Errorf("serve did not exit within 10 s of SIGTERM")
 	}
+}
+
+// netifdUp creates the router's WireGuard device tp.wgIf the way netifd
+// does on every ifup on OpenWrt: a fresh device without peers (Debian's
+// wireguard-go stands in for the kernel module), given the server's
+// private key (base64) and listen port with `wg set`, its tunnel address,
+// and set up. t.Cleanup deletes the link, which ends that wireguard-go;
+// deleteNS catches what is left.
+func (tp *topo) netifdUp(privKey string) {
+	t := tp.t
+	t.Helper()
+	keyFile := filepath.Join(tp.dir, "server.key")
+	writeFile(t, keyFile, privKey+"\n", 0o600)
+	if r := run(quickTimeout, baseEnv(""), inNS(tp.router, "wireguard-go", tp.wgIf)...); r.err != nil {
+		t.Fatalf("create the device like netifd: %v", r)
+	}
+	t.Cleanup(func() {
+		run(quickTimeout, nil, "ip", "-n", tp.router, "link", "del", tp.wgIf)
+	})
+	mustRun(t, quickTimeout, inNS(tp.router, "wg", "set", tp.wgIf, "private-key", keyFile, "listen-port", fmt.Sprint(listenPort))...)
+	mustRun(t, quickTimeout, "ip", "-n", tp.router, "addr", "add", routerTunnel+"/24", "dev", tp.wgIf)
+	mustRun(t, quickTimeout, "ip", "-n", tp.router, "link", "set", tp.wgIf, "up")
 }
 
 // wgpanel runs the wgpanel CLI in the router namespace against the state

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"sync/atomic"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
@@ -31,6 +32,10 @@ type Store struct {
 	// DefaultAuth, when set, replaces the default of the auth option:
 	// standalone mode has no /etc/shadow worth checking.
 	DefaultAuth string
+
+	// cache holds the last configuration Load built, for the files as
+	// they were then (see loadKey). UpdateServer never uses it.
+	cache atomic.Pointer[loadCache]
 }
 
 var _ vpn.Store = (*Store)(nil)
@@ -47,10 +52,33 @@ func NewStore(dir uci.Dir, log *slog.Logger) *Store {
 // that interface does not exist or is not proto wireguard) and the network
 // facts. A missing or malformed file, or a value wgpanel cannot read, is a
 // *vpn.Error with code ECONFIG that names the file, section and option.
+//
+// The web page lists the peers every few seconds, and parsing the network
+// file is most of that work, so Load keeps what it built and reads the
+// files again only when stat says one of them changed (another inode, size
+// or timestamp). The caller owns the returned Config and may change it.
 func (s *Store) Load(ctx context.Context) (*vpn.Config, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	key, ok := s.currentKey()
+	if ok {
+		if cfg := s.cached(key); cfg != nil {
+			return cfg, nil
+		}
+	}
+	cfg, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	if ok && s.remember(key, cfg) {
+		return cloneConfig(cfg), nil
+	}
+	return cfg, nil
+}
+
+// load reads and parses the files Load reads, without the cache.
+func (s *Store) load() (*vpn.Config, error) {
 	settings, err := s.loadSettings()
 	if err != nil {
 		return nil, err
