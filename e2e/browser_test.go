@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -9,16 +8,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/wgpanel/wgpanel/internal/testutil"
+	"github.com/wgpanel/wgpanel/internal/testutil/browsertest"
 )
 
 // webURL is where `serve` answers inside the router namespace: startServe
@@ -47,7 +43,7 @@ func TestBrowserAddPhone(t *testing.T) {
 	p.login(password)
 
 	// Add "phone" with the default "home network only" tunnel.
-	p.step("add phone",
+	p.Step("add phone",
 		chromedp.Click(chromedp.ID("add-open")),
 		chromedp.WaitVisible(chromedp.ID("add-name")),
 		chromedp.SetValue(chromedp.ID("add-name"), "phone"),
@@ -55,21 +51,21 @@ func TestBrowserAddPhone(t *testing.T) {
 		chromedp.Click(chromedp.ID("add-submit")),
 		chromedp.WaitVisible(chromedp.ID("qr-img")),
 	)
-	p.waitFor("the QR image to load",
+	p.WaitFor("the QR image to load",
 		`(() => { const i = document.getElementById('qr-img'); return i.complete && i.naturalWidth > 0; })()`, 10*time.Second)
 
 	key := tp.peerKey("phone")
 	id := keyID(t, key)
-	href := p.eval(`document.getElementById('config-download').getAttribute('href')`)
+	href := p.Eval(`document.getElementById('config-download').getAttribute('href')`)
 	if want := "/api/peers/" + id + "/config"; href != want {
 		t.Fatalf("download link href = %q; want %q (the phone's public key %s)", href, want, key)
 	}
-	if got := p.eval(`document.getElementById('config-download').download`); got != "phone.conf" {
+	if got := p.Eval(`document.getElementById('config-download').download`); got != "phone.conf" {
 		t.Errorf("download file name = %q; want phone.conf", got)
 	}
 
 	// What the download link serves, fetched by the page with its session.
-	dl, err := chromedp.Run(p.ctx, chromedp.Evaluate[download](`(async () => {
+	dl, err := chromedp.Run(p.Context(), chromedp.Evaluate[download](`(async () => {
 		const r = await fetch(document.getElementById('config-download').getAttribute('href'), { credentials: 'same-origin' });
 		return { status: r.status, disposition: r.headers.get('Content-Disposition') || '', body: await r.text() };
 	})()`, chromedp.EvalAwaitPromise))
@@ -86,24 +82,20 @@ func TestBrowserAddPhone(t *testing.T) {
 	if len(confValues(conf, "PrivateKey")) != 1 || len(confValues(conf, "Endpoint")) != 1 {
 		t.Fatalf("downloaded config has no PrivateKey or Endpoint:\n%s", conf)
 	}
-	if got := p.eval(`document.getElementById('config-text').textContent`); got != conf {
+	if got := p.Eval(`document.getElementById('config-text').textContent`); got != conf {
 		t.Errorf("config text on the page = %q; want the downloaded config %q", got, conf)
 	}
 
 	// The QR code as the browser draws it, read by a real decoder.
-	shot, err := chromedp.Run(p.ctx, chromedp.Screenshot(chromedp.ID("qr-img")))
-	if err != nil {
-		t.Fatalf("screenshot of the QR code: %v", err)
-	}
-	if got := zbarDecode(t, shot); got != conf {
+	if got := p.ReadQR("the QR code", "qr-img"); got != conf {
 		t.Errorf("the QR code on screen decodes to %q; want exactly the downloaded config %q", got, conf)
 	}
-	p.step("close the config dialog", chromedp.Click(chromedp.ID("config-close")))
-	p.waitFor("the config dialog to close", `!document.getElementById('config-dialog').open`, 5*time.Second)
+	p.Step("close the config dialog", chromedp.Click(chromedp.ID("config-close")))
+	p.WaitFor("the config dialog to close", `!document.getElementById('config-dialog').open`, 5*time.Second)
 
 	row := fmt.Sprintf(`document.querySelector('#peers li[data-id=%q]')`, id)
-	p.waitFor("the phone's row", row+` !== null && `+row+`.querySelector('.peer-name').textContent === 'phone'`, 10*time.Second)
-	if p.eval(`String(`+row+`.querySelector('.peer-online') !== null)`) != "false" {
+	p.WaitFor("the phone's row", row+` !== null && `+row+`.querySelector('.peer-name').textContent === 'phone'`, 10*time.Second)
+	if p.Eval(`String(`+row+`.querySelector('.peer-online') !== null)`) != "false" {
 		t.Errorf("the phone shows online before it ever connected")
 	}
 
@@ -113,13 +105,13 @@ func TestBrowserAddPhone(t *testing.T) {
 		t.Fatalf("the phone cannot reach %s through the tunnel from the web page's config: %v", routerTunnel, r)
 	}
 	start := time.Now()
-	p.waitFor("the online dot (the page refreshes every 5 s)", row+`.querySelector('.peer-online') !== null`, 15*time.Second)
+	p.WaitFor("the online dot (the page refreshes every 5 s)", row+`.querySelector('.peer-online') !== null`, 15*time.Second)
 	t.Logf("the page showed the phone online %v after its first ping", time.Since(start).Round(time.Millisecond))
 
 	// Disable: the row says so, the device drops the peer, the phone's
 	// packets go nowhere.
-	p.step("disable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=disable]`, id))))
-	p.waitFor("the row to show disabled", row+`.classList.contains('peer-disabled')`, 10*time.Second)
+	p.Step("disable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=disable]`, id))))
+	p.WaitFor("the row to show disabled", row+`.classList.contains('peer-disabled')`, 10*time.Second)
 	if tp.onDevice(key) {
 		t.Errorf("after Disable in the page: the phone %s is still on the device", key)
 	}
@@ -131,8 +123,8 @@ func TestBrowserAddPhone(t *testing.T) {
 	// again. Its old session died with the peer, so wait for the phone's
 	// next handshake: WireGuard starts one when a sent packet has had no
 	// answer for 15 s (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT).
-	p.step("enable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=enable]`, id))))
-	p.waitFor("the row to show enabled", `!`+row+`.classList.contains('peer-disabled')`, 10*time.Second)
+	p.Step("enable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=enable]`, id))))
+	p.WaitFor("the row to show enabled", `!`+row+`.classList.contains('peer-disabled')`, 10*time.Second)
 	if !tp.onDevice(key) {
 		t.Fatalf("after Enable in the page: the phone %s is not on the device", key)
 	}
@@ -150,33 +142,33 @@ func TestBrowserAddPhone(t *testing.T) {
 	}
 
 	// The same name again: the error shows under the name field.
-	p.step("add phone again",
+	p.Step("add phone again",
 		chromedp.Click(chromedp.ID("add-open")),
 		chromedp.WaitVisible(chromedp.ID("add-name")),
 		chromedp.SetValue(chromedp.ID("add-name"), "phone"),
 		chromedp.Click(chromedp.ID("add-submit")),
 	)
-	p.waitFor("the duplicate name error", `document.getElementById('add-name-error').textContent !== ''`, 10*time.Second)
-	if got := p.eval(`document.getElementById('add-name-error').textContent`); !strings.Contains(got, `"phone"`) || !strings.Contains(got, "already exists") {
+	p.WaitFor("the duplicate name error", `document.getElementById('add-name-error').textContent !== ''`, 10*time.Second)
+	if got := p.Eval(`document.getElementById('add-name-error').textContent`); !strings.Contains(got, `"phone"`) || !strings.Contains(got, "already exists") {
 		t.Errorf("#add-name-error = %q; want it to say that \"phone\" already exists", got)
 	}
-	if got := p.eval(`document.getElementById('add-error').textContent`); got != "" {
+	if got := p.Eval(`document.getElementById('add-error').textContent`); got != "" {
 		t.Errorf("#add-error = %q; want the error under the name field only", got)
 	}
 	if got := len(tp.peers()); got != 1 {
 		t.Errorf("after a refused duplicate: peer list --json has %d peers; want 1", got)
 	}
-	p.step("cancel the add dialog", chromedp.Click(chromedp.ID("add-cancel")))
-	p.waitFor("the add dialog to close", `!document.getElementById('add-dialog').open`, 5*time.Second)
+	p.Step("cancel the add dialog", chromedp.Click(chromedp.ID("add-cancel")))
+	p.WaitFor("the add dialog to close", `!document.getElementById('add-dialog').open`, 5*time.Second)
 
 	// Delete, confirmed in its dialog.
-	p.step("delete",
+	p.Step("delete",
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=delete]`, id))),
 		chromedp.WaitVisible(chromedp.ID("delete-confirm")),
 		chromedp.Click(chromedp.ID("delete-confirm")),
 	)
-	p.waitFor("the row to go", row+` === null`, 10*time.Second)
-	if got := p.eval(`document.getElementById('delete-error').textContent`); got != "" {
+	p.WaitFor("the row to go", row+` === null`, 10*time.Second)
+	if got := p.Eval(`document.getElementById('delete-error').textContent`); got != "" {
 		t.Errorf("#delete-error = %q; want none", got)
 	}
 	if tp.onDevice(key) {
@@ -185,8 +177,6 @@ func TestBrowserAddPhone(t *testing.T) {
 	if _, ok := tp.peers()["phone"]; ok {
 		t.Errorf("after Delete in the page: peer list --json still shows phone")
 	}
-
-	p.checkProblems()
 }
 
 // download is what the page's fetch of the download link returned.
@@ -239,14 +229,11 @@ func waitWebUI(t testing.TB, tp *topo) {
 }
 
 // browserPage is one chromium tab on the web UI, running in a network
-// namespace. It records every script error and CSP violation the browser
-// reports; checkProblems turns them into test errors.
+// namespace. The shared browsertest.Browser fails the test with every
+// script error and CSP violation the browser reports.
 type browserPage struct {
-	t   *testing.T
-	ctx context.Context // bounded by browserTimeout
-
-	mu       sync.Mutex
-	problems []string
+	*browsertest.Browser
+	t *testing.T
 }
 
 // openBrowser starts Debian's chromium, headless, inside network namespace
@@ -255,8 +242,7 @@ type browserPage struct {
 // exec), and opens webURL. t.Cleanup stops the browser.
 func openBrowser(t *testing.T, ns string) *browserPage {
 	t.Helper()
-	testutil.RequireCommand(t, "chromium")
-	chromium, _ := exec.LookPath("chromium")
+	chromium := browsertest.RequireChromium(t)
 	ipPath, err := exec.LookPath("ip")
 	if err != nil {
 		t.Fatal(err)
@@ -267,42 +253,12 @@ func openBrowser(t *testing.T, ns string) *browserPage {
 		t.Fatal(err)
 	}
 
-	p := &browserPage{t: t}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(wrapper),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1024, 900),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithListener(p.listen))
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-	})
-	// The first action starts the browser and must have no timeout: a
-	// timeout on this context would kill the browser when it fires.
-	start := time.Now()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium in namespace %s: %v", ns, err)
-	}
-	t.Logf("chromium up in %v", time.Since(start).Round(time.Millisecond))
-	var cancelSteps context.CancelFunc
-	p.ctx, cancelSteps = context.WithTimeout(ctx, browserTimeout)
-	t.Cleanup(cancelSteps)
-
-	p.step("open the page",
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, cdplog.Enable, cdp.Empty{})
-			return err
-		}),
-		chromedp.Navigate(webURL+"/"),
-	)
+	p := &browserPage{t: t, Browser: browsertest.Start(t, browsertest.Options{
+		ExecPath: wrapper,
+		Flags:    []chromedp.ExecAllocatorOption{chromedp.WindowSize(1024, 900)},
+		Timeout:  browserTimeout,
+	})}
+	p.Step("open the page", chromedp.Navigate(webURL+"/"))
 	return p
 }
 
@@ -310,98 +266,15 @@ func openBrowser(t *testing.T, ns string) *browserPage {
 // peer list. Tests of other panels (the doctor panel) start with it.
 func (p *browserPage) login(password string) {
 	p.t.Helper()
-	p.step("log in",
+	p.Step("log in",
 		chromedp.WaitVisible(chromedp.ID("login-password")),
 		chromedp.SetValue(chromedp.ID("login-password"), password),
 		chromedp.Click(chromedp.ID("login-submit")),
 	)
-	p.waitFor("the page after login",
+	p.WaitFor("the page after login",
 		`document.getElementById('login-error').textContent !== '' || !document.getElementById('app-view').hidden`,
 		10*time.Second)
-	if msg := p.eval(`document.getElementById('login-error').textContent`); msg != "" {
+	if msg := p.Eval(`document.getElementById('login-error').textContent`); msg != "" {
 		p.t.Fatalf("login with the password serve printed: the page says %q", msg)
 	}
-}
-
-// listen records the browser's reports of script errors, console errors
-// and warnings, and log entries such as CSP violations.
-func (p *browserPage) listen(ev any) {
-	var msg string
-	switch ev := ev.(type) {
-	case *runtime.EventExceptionThrown:
-		msg = "exception: " + ev.ExceptionDetails.Text
-		if ev.ExceptionDetails.Exception != nil {
-			msg += " " + ev.ExceptionDetails.Exception.Description
-		}
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
-			msg = fmt.Sprintf("console.%s", ev.Type)
-			for _, a := range ev.Args {
-				msg += fmt.Sprintf(" %s", a.Value)
-			}
-		}
-	case *cdplog.EventEntryAdded:
-		// The 409 the duplicate name provokes is logged as a network
-		// error; anything else at error level (a CSP violation above all)
-		// is a problem.
-		if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
-			msg = fmt.Sprintf("log %s: %s", ev.Entry.Source, ev.Entry.Text)
-		}
-	}
-	if msg != "" {
-		p.mu.Lock()
-		p.problems = append(p.problems, msg)
-		p.mu.Unlock()
-	}
-}
-
-// checkProblems reports, as test errors, what listen recorded.
-func (p *browserPage) checkProblems() {
-	p.t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, msg := range p.problems {
-		p.t.Errorf("browser reported: %s", msg)
-	}
-}
-
-// step runs actions and fails the test when one fails.
-func (p *browserPage) step(name string, actions ...chromedp.Action[chromedp.Void]) {
-	p.t.Helper()
-	if err := chromedp.Do(p.ctx, actions...); err != nil {
-		p.t.Fatalf("%s: %v", name, err)
-	}
-}
-
-// eval returns the string a JavaScript expression evaluates to.
-func (p *browserPage) eval(expr string) string {
-	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](expr))
-	if err != nil {
-		p.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
-// waitFor polls a JavaScript condition every 50 ms for up to timeout.
-func (p *browserPage) waitFor(what, cond string, timeout time.Duration) {
-	p.t.Helper()
-	if _, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](cond,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
-		p.t.Fatalf("waiting %v for %s (%s): %v", timeout, what, cond, err)
-	}
-}
-
-// zbarDecode returns what `zbarimg --raw -q -1 --nodbus` reads from a PNG.
-func zbarDecode(t testing.TB, png []byte) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "qr.png")
-	if err := os.WriteFile(path, png, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := run(quickTimeout, nil, "zbarimg", "--raw", "-q", "-1", "--nodbus", path)
-	if r.err != nil {
-		t.Fatalf("zbarimg found no QR code in the screenshot: %v", r)
-	}
-	return r.stdout
 }

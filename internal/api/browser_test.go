@@ -6,20 +6,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/wgpanel/wgpanel/internal/auth"
+	"github.com/wgpanel/wgpanel/internal/testutil/browsertest"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
@@ -31,7 +27,7 @@ import (
 // WireGuard device and a phone namespace lives with cmd/wgpanel.
 func TestPageInBrowser(t *testing.T) {
 	b := startBrowser(t)
-	step, eval, waitFor, noOverflow := b.step, b.eval, b.waitFor, b.noOverflow
+	step, eval, waitFor, noOverflow := b.Step, b.Eval, b.waitFor, b.noOverflow
 	e := newEnv(t)
 	srv := httptest.NewServer(e.h)
 	defer srv.Close()
@@ -87,11 +83,7 @@ func TestPageInBrowser(t *testing.T) {
 	if got := eval(`document.getElementById('config-download').getAttribute('href') + ' ' + document.getElementById('config-download').download`); got != "/api/peers/"+id+"/config phone.conf" {
 		t.Errorf("download link = %q; want the config route and phone.conf", got)
 	}
-	shot, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.ID("qr-img")))
-	if err != nil {
-		t.Fatalf("screenshot of the QR code: %v", err)
-	}
-	if got := zbar(t, shot); got != config {
+	if got := b.ReadQR("the QR code", "qr-img"); got != config {
 		t.Errorf("the QR code on screen decodes to %q; want the config %q", got, config)
 	}
 	noOverflow("config dialog")
@@ -173,7 +165,7 @@ func TestPageInBrowser(t *testing.T) {
 	e2 := newEnv(t, func(c *vpn.Config, _ *auth.Config) { c.Settings.KeepPrivateKeys = false })
 	srv2 := httptest.NewServer(e2.h)
 	defer srv2.Close()
-	b.newTab()
+	b.NewTab()
 	b.open(srv2.URL)
 	b.login("add-open")
 	step("add a tablet to a router that keeps no keys",
@@ -195,11 +187,7 @@ func TestPageInBrowser(t *testing.T) {
 	if !strings.Contains(config2, "AllowedIPs = 0.0.0.0/0, ::/0") {
 		t.Errorf("config text %q; want a full tunnel", config2)
 	}
-	shot, err = chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.ID("qr-img")))
-	if err != nil {
-		t.Fatalf("screenshot of the SVG QR code: %v", err)
-	}
-	if got := zbar(t, shot); got != config2 {
+	if got := b.ReadQR("the SVG QR code", "qr-img"); got != config2 {
 		t.Errorf("the SVG QR code on screen decodes to %q; want the config %q", got, config2)
 	}
 	step("close config", chromedp.Click(chromedp.ID("config-close")))
@@ -218,7 +206,7 @@ func TestPageInBrowser(t *testing.T) {
 // its row, and a fix re-renders the check as ok.
 func TestSetupAndDoctorInBrowser(t *testing.T) {
 	b := startBrowser(t)
-	step, eval, waitFor, noOverflow := b.step, b.eval, b.waitFor, b.noOverflow
+	step, eval, waitFor, noOverflow := b.Step, b.Eval, b.waitFor, b.noOverflow
 	e := newEnv(t, unconfigured)
 	var (
 		reqMu sync.Mutex
@@ -366,15 +354,12 @@ func TestSetupAndDoctorInBrowser(t *testing.T) {
 	waitFor("the doctor's error", `document.getElementById('doctor-error').textContent === "The router's configuration cannot be read."`)
 }
 
-// browser is one chromium with the page's 360 px phone screen. It collects
-// script errors, console errors and CSP violations from every tab and fails
-// the test with them at the end.
+// browser is the test browser on the page's 360 px phone screen. The
+// shared browsertest.Browser starts chromium and fails the test with any
+// script error, console error or CSP violation from any tab.
 type browser struct {
-	t   *testing.T
-	ctx context.Context
-
-	mu       sync.Mutex
-	problems []string
+	*browsertest.Browser
+	t *testing.T
 }
 
 // startBrowser starts Debian's chromium, or skips the test without it
@@ -384,88 +369,14 @@ func startBrowser(t *testing.T) *browser {
 	if testing.Short() {
 		t.Skip("starts a browser; skipped with -short")
 	}
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium is not installed; CI must install it")
-		}
-		t.Skip("chromium is not installed; the page test needs a real browser")
-	}
-	b := &browser{t: t}
-	ctx, cancel := chromedp.NewContext(context.Background(),
-		chromedp.WithAllocatorOptions(
-			chromedp.ExecPath(chromium),
-			chromedp.NoSandbox,
-			chromedp.Flag("disable-gpu", true),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.UserDataDir(t.TempDir()),
-		),
-		chromedp.WithListener(b.listen),
-	)
-	t.Cleanup(cancel)
-	// The first Run starts the browser and must have no timeout.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	b.ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancel)
-	// Cleanups run last first: this one before the browser stops.
-	t.Cleanup(func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		for _, p := range b.problems {
-			t.Errorf("browser reported: %s", p)
-		}
-	})
-	return b
+	return &browser{Browser: browsertest.Start(t, browsertest.Options{}), t: t}
 }
 
-func (b *browser) listen(ev any) {
-	var msg string
-	switch ev := ev.(type) {
-	case *runtime.EventExceptionThrown:
-		msg = "exception: " + ev.ExceptionDetails.Text
-		if ev.ExceptionDetails.Exception != nil {
-			msg += " " + ev.ExceptionDetails.Exception.Description
-		}
-	case *runtime.EventConsoleAPICalled:
-		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning {
-			msg = fmt.Sprintf("console.%s", ev.Type)
-			for _, a := range ev.Args {
-				msg += fmt.Sprintf(" %s", a.Value)
-			}
-		}
-	case *cdplog.EventEntryAdded:
-		// 4xx answers the test provokes on purpose are logged as network
-		// errors; anything else (a CSP violation above all) is a problem.
-		if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
-			msg = fmt.Sprintf("log %s: %s", ev.Entry.Source, ev.Entry.Text)
-		}
-	}
-	if msg != "" {
-		b.mu.Lock()
-		b.problems = append(b.problems, msg)
-		b.mu.Unlock()
-	}
-}
-
-// newTab makes later steps run in a new tab of the same browser.
-func (b *browser) newTab() {
-	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithListener(b.listen))
-	b.t.Cleanup(cancel)
-	b.ctx = ctx
-}
-
-// open loads the page at url on a phone screen, with the browser's log
-// (where CSP violations go) switched on, and waits for the login form.
+// open loads the page at url on a phone screen and waits for the login
+// form.
 func (b *browser) open(url string) {
 	b.t.Helper()
-	b.step("open "+url,
-		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{})
-			return err
-		}),
+	b.Step("open "+url,
 		chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2)),
 		chromedp.Navigate(url),
 		chromedp.WaitVisible(chromedp.ID("login-password")),
@@ -476,42 +387,23 @@ func (b *browser) open(url string) {
 // wantVisible.
 func (b *browser) login(wantVisible string) {
 	b.t.Helper()
-	b.step("log in",
+	b.Step("log in",
 		chromedp.SetValue(chromedp.ID("login-password"), testPassword),
 		chromedp.Click(chromedp.ID("login-submit")),
 		chromedp.WaitVisible(chromedp.ID(wantVisible)),
 	)
 }
 
-func (b *browser) step(name string, steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
-		b.t.Fatalf("%s: %v", name, err)
-	}
-}
-
-func (b *browser) eval(expr string) string {
-	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](expr))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
 // waitFor polls a JavaScript condition for up to 10 s.
 func (b *browser) waitFor(what, cond string) {
 	b.t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](cond,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		b.t.Fatalf("waiting for %s (%s): %v", what, cond, err)
-	}
+	b.WaitFor(what, cond, 10*time.Second)
 }
 
 // noOverflow checks that the page needs no horizontal scrolling.
 func (b *browser) noOverflow(when string) {
 	b.t.Helper()
-	if w := b.eval(`String(document.documentElement.scrollWidth)`); w != "360" {
+	if w := b.Eval(`String(document.documentElement.scrollWidth)`); w != "360" {
 		b.t.Errorf("%s: page is %s px wide on a 360 px screen; want no horizontal scrolling", when, w)
 	}
 }
