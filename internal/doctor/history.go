@@ -156,5 +156,5 @@ func (d *Doctor) peerEndpoints(c *checker) *Check {
 	if d.samples < 2 || now.Sub(d.first) < time.Second {
 		return ok(IDPeerEndpoints, "wgpanel has not watched the peers long enough to tell whether a key is used on two devices; the web UI keeps watching while it runs.")
 	}
-	return ok(IDPeerEndpoints, fmt.Sprintf("No peer's endpoint has switched back and forth in the last %s.", d.window().Round(time.Minute)))
+	return ok(IDPeerEndpoints, fmt.Sprintf("No peer's endpoint has switched back and forth in the last %d minutes.", int(d.window().Round(time.Minute)/time.Minute)))
 }
