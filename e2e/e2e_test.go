@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wgpanel/wgpanel/internal/testutil"
 )
 
 // connectPhone adds peer "phone", brings its exact client config up in the
@@ -89,7 +91,7 @@ func TestLiveAddRemoveLosesNothing(t *testing.T) {
 
 	const count = 60
 	pingCmd := command(t.Context(), nil, inNS(tp.phone, "ping", "-n", "-i", "0.1", "-c", fmt.Sprint(count), "-w", "20", routerTunnel)...)
-	var pingOut syncBuffer
+	var pingOut testutil.SyncBuffer
 	pingCmd.Stdout = &pingOut
 	pingCmd.Stderr = &pingOut
 	if err := pingCmd.Start(); err != nil {

@@ -243,24 +243,6 @@ func baseEnv(path string) []string {
 	return env
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // topo is one test's network: a router namespace running `wgpanel serve
 // --dev` (or, with topoOptions.router, `wgpanel serve` as on OpenWrt), and
 // optionally a phone namespace on the router's WAN side and a LAN host
@@ -283,7 +265,7 @@ type topo struct {
 	password string
 
 	serve     *exec.Cmd
-	serveLog  syncBuffer
+	serveLog  testutil.SyncBuffer
 	serveDone chan struct{}
 	serveErr  error // valid once serveDone is closed
 	serveGone bool  // an early exit of serve was reported already

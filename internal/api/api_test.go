@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgpanel/wgpanel/internal/auth"
+	"github.com/wgpanel/wgpanel/internal/testutil"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 	"github.com/wgpanel/wgpanel/internal/vpn/vpntest"
 )
@@ -72,28 +72,10 @@ type env struct {
 	dev    *vpntest.Device
 	svc    *vpn.Service
 	auth   *auth.Authenticator
-	logBuf *syncBuffer
+	logBuf *testutil.SyncBuffer
 	cookie *http.Cookie
 	// diag is the fake setup and doctor behind /api/setup and /api/doctor.
 	diag *fakeDiag
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 type envOpt func(*vpn.Config, *auth.Config)
@@ -110,7 +92,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: vpntest.NewStore(cfg), dev: vpntest.NewDevice("wg0"), auth: a, logBuf: &syncBuffer{}}
+	e := &env{t: t, store: vpntest.NewStore(cfg), dev: vpntest.NewDevice("wg0"), auth: a, logBuf: &testutil.SyncBuffer{}}
 	log := slog.New(slog.NewTextHandler(e.logBuf, nil))
 	e.svc = vpn.NewService(e.store, e.dev, log)
 	e.diag = newFakeDiag(e.store)

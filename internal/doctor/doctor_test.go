@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wgpanel/wgpanel/internal/openwrt"
+	"github.com/wgpanel/wgpanel/internal/testutil"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 	"github.com/wgpanel/wgpanel/internal/vpn/vpntest"
 )
@@ -38,7 +39,7 @@ func TestHealthyRouter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "healthy.json", append(b, '\n'))
+	testutil.Golden(t, "healthy.json", append(b, '\n'))
 }
 
 func TestReportJSON(t *testing.T) {
@@ -157,7 +158,7 @@ func TestFirewallWithoutRule(t *testing.T) {
 		t.Errorf("got reloads %v; want [firewall]", reloads)
 	}
 	after := readFile(t, dir.Path("firewall"))
-	checkGolden(t, "fix-rule.diff", []byte(lineDiff(before, string(after))))
+	testutil.Golden(t, "fix-rule.diff", []byte(lineDiff(before, string(after))))
 	if string(after) != fixture(t, "firewall.wireguard-example") {
 		t.Errorf("got firewall\n%s\nwant the LuCI-written fixture", after)
 	}
@@ -193,7 +194,7 @@ func TestZoneWithoutInterface(t *testing.T) {
 		t.Errorf("got changes %q; want %q", changes, want)
 	}
 	after := readFile(t, dir.Path("firewall"))
-	checkGolden(t, "fix-zone.diff", []byte(lineDiff(before, string(after))))
+	testutil.Golden(t, "fix-zone.diff", []byte(lineDiff(before, string(after))))
 	if string(after) != fixture(t, "firewall.wireguard-example") {
 		t.Errorf("got firewall\n%s\nwant the LuCI-written fixture", after)
 	}

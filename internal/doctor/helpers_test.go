@@ -1,10 +1,8 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -19,8 +17,6 @@ import (
 	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fixtures is where the shared OpenWrt UCI fixtures live, relative to this
 // package (the repository is cloned next to shared/).
@@ -213,24 +209,6 @@ func expect(t testing.TB, checks []Check, id, status string, finding, fix []stri
 func dump(checks []Check) string {
 	b, _ := json.MarshalIndent(Report{Checks: checks}, "", "  ")
 	return string(b)
-}
-
-// checkGolden compares got with testdata/name, rewriting it under -update.
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
 }
 
 // lineDiff shows how after differs from before: the common lines at the

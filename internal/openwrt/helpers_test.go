@@ -1,10 +1,8 @@
 package openwrt
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +13,6 @@ import (
 	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // fixtures is where the shared OpenWrt UCI fixtures live, relative to this
 // package (the repository is cloned next to shared/).
@@ -60,27 +56,6 @@ func readFile(t testing.TB, dir uci.Dir, pkg string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// checkGolden compares got with testdata/name, rewriting it under -update.
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
 }
 
 // testKey returns a fixed key whose 32 bytes are all b.

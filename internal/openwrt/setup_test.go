@@ -13,6 +13,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgpanel/wgpanel/internal/testutil"
 	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
@@ -123,8 +124,8 @@ func TestSetupDefaultRouter(t *testing.T) {
 
 	network := readFile(t, dir, "network")
 	firewall := readFile(t, dir, "firewall")
-	checkGolden(t, "setup-default.network", network)
-	checkGolden(t, "setup-default.firewall", firewall)
+	testutil.Golden(t, "setup-default.network", network)
+	testutil.Golden(t, "setup-default.firewall", firewall)
 	// The network file is the original with one section appended.
 	if orig := strings.TrimSuffix(string(fixture(t, "network.default")), "\n"); !strings.HasPrefix(string(network), orig) {
 		t.Errorf("network file does not start with the original:\n%s", network)
@@ -452,8 +453,8 @@ func TestSetupStandaloneEmptyDir(t *testing.T) {
 	if !reflect.DeepEqual(res.Changes, want) {
 		t.Errorf("got changes %q; want %q", res.Changes, want)
 	}
-	checkGolden(t, "setup-standalone.network", readFile(t, dir, "network"))
-	checkGolden(t, "setup-standalone.firewall", readFile(t, dir, "firewall"))
+	testutil.Golden(t, "setup-standalone.network", readFile(t, dir, "network"))
+	testutil.Golden(t, "setup-standalone.firewall", readFile(t, dir, "firewall"))
 	// The same network as the --dev starter file with this key.
 	starter := uci.Dir(filepath.Join(t.TempDir(), "starter"))
 	if err := WriteStarter(starter, "wg0", testKey(5)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/wgpanel/wgpanel/internal/testutil"
 	"github.com/wgpanel/wgpanel/internal/uci"
 )
 
@@ -17,7 +18,7 @@ func TestWriteStarter(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := readFile(t, dir, "network")
-	checkGolden(t, "starter.network", got)
+	testutil.Golden(t, "starter.network", got)
 
 	cfg := mustLoad(t, dir)
 	if cfg.Server == nil {

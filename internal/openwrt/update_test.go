@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/wgpanel/wgpanel/internal/testutil"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
@@ -100,7 +101,7 @@ func TestUpdateServerAddPeer(t *testing.T) {
 	if prefix := strings.TrimSuffix(string(orig), "\n"); !strings.HasPrefix(string(got), prefix) {
 		t.Errorf("got file that does not start with the original:\n%s", got)
 	}
-	checkGolden(t, "add-peer.network", got)
+	testutil.Golden(t, "add-peer.network", got)
 
 	cfg := mustLoad(t, dir)
 	want := carol()
@@ -370,7 +371,7 @@ func TestUpdateServerCreatesInterface(t *testing.T) {
 	if prefix := strings.TrimSuffix(string(orig), "\n"); !strings.HasPrefix(string(got), prefix) {
 		t.Errorf("got file that does not start with the original:\n%s", got)
 	}
-	checkGolden(t, "create-interface.network", got)
+	testutil.Golden(t, "create-interface.network", got)
 	cfg := mustLoad(t, dir)
 	if cfg.Server == nil || cfg.Server.PrivateKey != priv || cfg.Server.Interface != "wg0" || len(cfg.Server.Peers) != 1 {
 		t.Errorf("got server %+v; want wg0 with one peer", cfg.Server)

@@ -2,14 +2,13 @@ package uci
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/wgpanel/wgpanel/internal/testutil"
+)
 
 // fixtureDir holds the OpenWrt 23.05 UCI files shared by all packages.
 const fixtureDir = "../../../shared/fixtures/openwrt"
@@ -53,19 +52,7 @@ func TestBytesGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := mustParse(t, name, readFixture(t, name))
 			got := f.Bytes()
-			golden := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run go test -update to create it): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("Bytes() differs from %s:\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			testutil.Golden(t, name+".golden", got)
 			if bytes.Contains(got, []byte("#")) {
 				t.Errorf("Bytes() kept a comment:\n%s", got)
 			}

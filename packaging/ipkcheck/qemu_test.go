@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,7 +55,7 @@ func TestQEMUSmoke(t *testing.T) {
 	t.Run("version", func(t *testing.T) { checkVersion(t, "qemu-arm-static", bin, b.version) })
 
 	addr := freeLoopbackAddr(t)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd := exec.Command("qemu-arm-static", bin, "--config-dir", conf, "serve", "--listen", addr)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
@@ -264,22 +263,4 @@ func copyFile(t *testing.T, from, to string) {
 	if err := os.WriteFile(to, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the two writers exec gives it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
