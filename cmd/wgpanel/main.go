@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // register adds the global flags to fs. Commands accept them too, so that
 // both "wgpanel --dev serve" and "wgpanel serve --dev" work.
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.configDir, "config-dir", g.configDir, "UCI config directory (default /etc/config, or STATE/config with --dev)")
+	fs.StringVar(&g.configDir, "config-dir", g.configDir, "UCI config directory (default /etc/config on OpenWrt, else STATE/config)")
 	fs.StringVar(&g.iface, "interface", g.iface, "WireGuard interface to manage (default: option interface in wgpanel's config, else wg0)")
 	fs.BoolVar(&g.dev, "dev", g.dev, "standalone mode: keep config in the state dir and bring the interface up ourselves")
 	fs.StringVar(&g.stateDir, "state-dir", g.stateDir, "state directory for --dev (default ~/.local/state/wgpanel)")
@@ -141,6 +141,11 @@ func isOpenWrt() bool {
 
 func (g *globals) devMode() bool { return g.dev || (!isOpenWrt() && g.stateDir != "") }
 
+// standaloneConfig reports whether the config lives in the state dir: with
+// --dev, and on any machine that is not an OpenWrt router, so that
+// `wgpanel peer add` next to a `serve --dev` finds its config without flags.
+func (g *globals) standaloneConfig() bool { return g.devMode() || !isOpenWrt() }
+
 func (g *globals) resolvedStateDir() (string, error) {
 	if g.stateDir != "" {
 		return filepath.Abs(g.stateDir)
@@ -160,7 +165,7 @@ func (g *globals) dir() (uci.Dir, error) {
 	if g.configDir != "" {
 		return uci.Dir(g.configDir), nil
 	}
-	if g.devMode() {
+	if g.standaloneConfig() {
 		s, err := g.resolvedStateDir()
 		if err != nil {
 			return "", err
@@ -191,7 +196,8 @@ func (g *globals) open(level slog.Level) (*env, error) {
 	log := g.logger(level)
 	store := openwrt.NewStore(dir, log.With("component", "openwrt"))
 	store.Interface = g.iface
-	if g.devMode() {
+	if g.standaloneConfig() {
+		// Only a router's /etc/shadow holds the password its owner knows.
 		store.DefaultAuth = "password"
 	}
 	dev := wgdev.New(log.With("component", "wgdev"))
