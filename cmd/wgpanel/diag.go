@@ -25,7 +25,7 @@ type diagnostics struct {
 var _ api.Diagnostics = (*diagnostics)(nil)
 
 func (g *globals) diagnostics(e *env) *diagnostics {
-	return &diagnostics{store: e.store, dev: e.dev, doc: doctor.New(), standalone: g.devMode()}
+	return &diagnostics{store: e.store, dev: e.dev, doc: doctor.New(), standalone: g.standaloneConfig()}
 }
 
 func (d *diagnostics) runtime(ctx context.Context) (openwrt.Runtime, error) {
@@ -91,7 +91,7 @@ func (g *globals) setup(ctx context.Context, args []string) error {
 	if _, err := g.parse("setup", fs, args); err != nil {
 		return err
 	}
-	if g.devMode() {
+	if g.standaloneConfig() {
 		if err := g.ensureStateDir(); err != nil {
 			return err
 		}
