@@ -5,7 +5,7 @@
 #                           ARCH: arm_cortex-a9_vfpv3-d16 (default, WRT3200ACM),
 #                           aarch64_cortex-a53, mipsel_24kc, mips_24kc, x86_64
 #   make ipk-all            the .ipk for every ARCH above
-#   make test               go test ./...
+#   make test               go test -count=1 ./...
 #   make clean
 #
 # No OpenWrt SDK is needed: the .ipk is packed by packaging/nfpm, a module of
@@ -96,7 +96,7 @@ ipk-all:
 	@for a in $(ARCHS); do $(MAKE) --no-print-directory ipk ARCH=$$a || exit 1; done
 
 test:
-	$(GO) test ./...
+	$(GO) test -count=1 ./...
 
 print-version:
 	@echo $(IPK_VERSION)
