@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -146,11 +145,13 @@ func goBuild(out string, env []string, flags ...string) error {
 	return nil
 }
 
+// goTool finds the go command: in PATH, else where the official
+// installation puts it (sudo often drops /usr/local/go/bin from PATH).
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return "/usr/local/go/bin/go"
 }
 
 // cmdResult is what one finished command left behind.
