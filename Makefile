@@ -5,6 +5,10 @@
 #                           ARCH: arm_cortex-a9_vfpv3-d16 (default, WRT3200ACM),
 #                           aarch64_cortex-a53, mipsel_24kc, mips_24kc, x86_64
 #   make ipk-all            the .ipk for every ARCH above
+#   make apk [ARCH=...]     the same as an apk-tools 3 package for OpenWrt 25.12,
+#                           dist/ARCH/wgpanel-VERSION.apk
+#   make apk-all            the .apk for every ARCH
+#   make print-version      the package version, e.g. 0.0.0_p120-r1
 #   make test               go test -count=1 ./...
 #   make clean
 #
@@ -29,31 +33,36 @@ GOENV_mipsel_24kc             := GOARCH=mipsle GOMIPS=softfloat
 GOENV_mips_24kc               := GOARCH=mips GOMIPS=softfloat
 GOENV_x86_64                  := GOARCH=amd64 GOAMD64=v1
 
-# VERSION is what `wgpanel version` prints, taken from git describe and made
-# a valid opkg version: tag v1.2.3 gives 1.2.3, three commits later
-# 1.2.3+3.gabc1234, a pre-release tag v1.3.0-rc1 gives 1.3.0~rc1 (sorts
-# before 1.3.0); before the first tag (git describe prints a bare commit
-# hash, which has no dot) it is 0.1.0~gabc1234, outside git 0.1.0.
-# Uncommitted changes add .dirty. `make VERSION=...` overrides it.
-BASE_VERSION := 0.1.0
+# VERSION is what `wgpanel version` prints, and PKG_VERSION the version of
+# both packages: one scheme that opkg and apk both accept and order alike
+# (see packaging/ipkcheck/version_test.go), ordered in time by the number of
+# commits, not by the commit hash:
+#   tag v1.2.3                          1.2.3
+#   5 commits after v1.2.3              1.2.3_p5
+#   before the first tag, 120 commits   0.0.0_p120
+#   uncommitted changes                 ..._git (after the commit's own
+#                                       build, before the next commit's)
+#   outside git                         0.0.0
+# apk orders _p after the plain version, and so does opkg ('_' sorts after
+# the end of a version); pre-release tags (v1.3.0-rc1) are refused, as apk
+# orders 1.3.0_rc1 before 1.3.0 and opkg after it. The package adds
+# OpenWrt's release, -r1. `make VERSION=...` overrides it.
 ifneq ($(origin VERSION),command line)
 VERSION := $(shell \
-	d=$$(git describe --tags --always --dirty 2>/dev/null); \
-	case "$$d" in \
-	("") echo "$(BASE_VERSION)" ;; \
-	(v[0-9]*|[0-9]*.*) echo "$$d" ;; \
-	(*) echo "$(BASE_VERSION)~g$$d" ;; \
-	esac | sed -E \
-		-e 's/^v//' \
-		-e 's/-(alpha|beta|rc)/~\1/' \
-		-e 's/-([0-9]+)-g([0-9a-f]+)/+\1.g\2/' \
-		-e 's/-dirty$$/.dirty/' \
-		-e 's/[^A-Za-z0-9.+~]/./g')
+	if ! git rev-parse --git-dir >/dev/null 2>&1; then echo 0.0.0; exit; fi; \
+	if d=$$(git describe --tags --long --match 'v[0-9]*' 2>/dev/null); then \
+		n=$${d%-g*}; n=$${n\#\#*-}; t=$${d%-*-g*}; t=$${t\#v}; \
+	else \
+		t=0.0.0; n=$$(git rev-list --count HEAD 2>/dev/null || echo 0); \
+	fi; \
+	case "$$t" in (*[!0-9.]*|.*|*.|*..*) echo "bad-tag-v$$t"; exit;; esac; \
+	v=$$t; [ "$$n" = 0 ] || v="$${v}_p$$n"; \
+	[ -z "$$(git status --porcelain 2>/dev/null)" ] || v="$${v}_git"; \
+	echo "$$v")
 endif
-# The package version adds OpenWrt's package release: 0.1.0-r1.
-IPK_VERSION := $(VERSION)-r$(RELEASE)
+PKG_VERSION := $(VERSION)-r$(RELEASE)
 
-# File times inside the .ipk: the last commit's, so that a rebuild of the
+# File times inside the packages: the last commit's, so that a rebuild of the
 # same commit gives the same package.
 ifeq ($(origin SOURCE_DATE_EPOCH),undefined)
 SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null)
@@ -69,9 +78,11 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 GOBUILD  = $(GO) build -trimpath -buildvcs=false $(if $(TAGS),-tags '$(TAGS)') -ldflags '$(LDFLAGS)'
 
 BIN := $(BUILD)/$(ARCH)/wgpanel
-IPK := $(DIST)/wgpanel_$(IPK_VERSION)_$(ARCH).ipk
+IPK := $(DIST)/wgpanel_$(PKG_VERSION)_$(ARCH).ipk
+# As OpenWrt's feeds spell it, in a directory per architecture.
+APK := $(DIST)/$(ARCH)/wgpanel-$(PKG_VERSION).apk
 
-.PHONY: all build ipk ipk-all test clean print-version FORCE
+.PHONY: all build ipk ipk-all apk apk-all test clean print-version check-version FORCE
 
 all: build
 
@@ -86,20 +97,37 @@ $(BIN): FORCE
 	@mkdir -p $(@D)
 	env CGO_ENABLED=0 GOOS=linux $(GOENV_$(ARCH)) $(GOBUILD) -o $@ $(MAIN)
 
-ipk: $(BIN)
+# Both package managers must accept the version before anything is packed.
+check-version:
+	@echo '$(PKG_VERSION)' | grep -Eq '^[0-9]+(\.[0-9]+)*(_p[0-9]+)?(_git)?-r[0-9]+$$' || { \
+		echo "make: version '$(PKG_VERSION)' is not one opkg and apk both order alike:" \
+			"tags must be vX.Y.Z (no pre-release suffix), RELEASE a number" >&2; exit 1; }
+
+ipk: check-version $(BIN)
 	cd packaging/nfpm && $(if $(SOURCE_DATE_EPOCH),SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) )$(GO) run . \
-		-binary '$(abspath $(BIN))' -arch '$(ARCH)' -version '$(IPK_VERSION)' \
+		-binary '$(abspath $(BIN))' -arch '$(ARCH)' -version '$(PKG_VERSION)' \
 		-root '$(CURDIR)' -out '$(abspath $(DIST))'
 	@wc -c $(BIN) $(IPK) | sed '$$d'
 
 ipk-all:
 	@for a in $(ARCHS); do $(MAKE) --no-print-directory ipk ARCH=$$a || exit 1; done
 
+# The .apk for OpenWrt 25.12 (apk-tools 3), written by packaging/apkpack
+# without apk-tools; same files, modes, owners and scripts as the .ipk.
+apk: check-version $(BIN)
+	$(if $(SOURCE_DATE_EPOCH),SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) )$(GO) run ./packaging/apkpack \
+		-binary '$(abspath $(BIN))' -arch '$(ARCH)' -version '$(PKG_VERSION)' \
+		-root '$(CURDIR)' -out '$(abspath $(DIST))'
+	@wc -c $(BIN) $(APK) | sed '$$d'
+
+apk-all:
+	@for a in $(ARCHS); do $(MAKE) --no-print-directory apk ARCH=$$a || exit 1; done
+
 test:
 	$(GO) test -count=1 ./...
 
 print-version:
-	@echo $(IPK_VERSION)
+	@echo $(PKG_VERSION)
 
 clean:
 	rm -rf bin $(BUILD) $(DIST)
