@@ -73,7 +73,7 @@ type Package struct {
 	Scripts Scripts
 	// DirMode, DirUser and DirGroup describe every directory holding a
 	// file (default 0755 root:root).
-	DirMode            uint32
+	DirMode           uint32
 	DirUser, DirGroup string
 }
 

@@ -13,19 +13,23 @@ import (
 	"time"
 
 	"github.com/wgpanel/wgpanel/internal/testutil"
+	"github.com/wgpanel/wgpanel/packaging/apkcheck"
 )
 
 // wrtArch is the WRT3200ACM's package architecture, the default of make ipk.
 const wrtArch = "arm_cortex-a9_vfpv3-d16"
 
-// built is one `make ipk` result, shared by the tests of this package.
+// built is one `make ipk apk` result, shared by the tests of this package.
 type built struct {
 	path       string // the .ipk
-	ipkVersion string // e.g. 0.1.0-r1: the control Version and the file name
-	version    string // e.g. 0.1.0: what -X main.version was given
+	ipkVersion string // e.g. 0.0.0_p120-r1: the package version (both formats)
+	version    string // e.g. 0.0.0_p120: what -X main.version was given
 	binSize    int64  // size of build/ARCH/wgpanel, the stripped binary
 	pkg        *Package
 	raw        []byte
+	apkPath    string // the .apk
+	apk        *apkcheck.Package
+	apkRaw     []byte
 }
 
 var (
@@ -56,9 +60,10 @@ func repoRoot(t testing.TB) string {
 	return root
 }
 
-// buildIPK runs `make ipk ARCH=arch` into a temporary directory, once per
-// architecture and test binary, and returns the opened package.
-func buildIPK(t *testing.T, arch string) *built {
+// buildPackages runs `make ipk apk ARCH=arch` into a temporary directory,
+// once per architecture and test binary, and returns both opened packages,
+// built from the same binary.
+func buildPackages(t *testing.T, arch string) *built {
 	t.Helper()
 	testutil.RequireCommand(t, "make", "go", "git")
 	root := repoRoot(t)
@@ -73,7 +78,7 @@ func buildIPK(t *testing.T, arch string) *built {
 	}
 	fail := func(format string, args ...any) {
 		t.Helper()
-		buildErr[arch] = "make ipk ARCH=" + arch + ": " + strings.TrimSpace(fmt.Sprintf(format, args...))
+		buildErr[arch] = "make ipk apk ARCH=" + arch + ": " + strings.TrimSpace(fmt.Sprintf(format, args...))
 		t.Fatal(buildErr[arch])
 	}
 
@@ -90,12 +95,12 @@ func buildIPK(t *testing.T, arch string) *built {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	start := time.Now()
-	out, err := runIn(ctx, root, "make", "--no-print-directory", "ipk",
+	out, err := runIn(ctx, root, "make", "--no-print-directory", "ipk", "apk",
 		"ARCH="+arch, "DIST="+dist, "BUILD="+build)
 	if err != nil {
 		fail("%v\n%s", err, out)
 	}
-	t.Logf("make ipk ARCH=%s took %v", arch, time.Since(start).Round(100*time.Millisecond))
+	t.Logf("make ipk apk ARCH=%s took %v", arch, time.Since(start).Round(100*time.Millisecond))
 
 	v, err := runIn(ctx, root, "make", "--no-print-directory", "-s", "print-version")
 	if err != nil {
@@ -119,6 +124,15 @@ func buildIPK(t *testing.T, arch string) *built {
 	if err != nil {
 		fail("%v", err)
 	}
+	apkPath := filepath.Join(dist, arch, "wgpanel-"+ipkVersion+".apk")
+	apkRaw, err := os.ReadFile(apkPath)
+	if err != nil {
+		fail("make apk wrote no %s: %v", apkPath, err)
+	}
+	apk, err := apkcheck.Read(bytes.NewReader(apkRaw))
+	if err != nil {
+		fail("%s: %v", apkPath, err)
+	}
 	st, err := os.Stat(filepath.Join(build, arch, "wgpanel"))
 	if err != nil {
 		fail("%v", err)
@@ -130,6 +144,9 @@ func buildIPK(t *testing.T, arch string) *built {
 		binSize:    st.Size(),
 		pkg:        pkg,
 		raw:        raw,
+		apkPath:    apkPath,
+		apk:        apk,
+		apkRaw:     apkRaw,
 	}
 	builds[arch] = b
 	return b

@@ -9,6 +9,7 @@ import (
 	"debug/elf"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -30,7 +31,7 @@ const (
 // holding exactly ./debian-binary "2.0\n", ./control.tar.gz and
 // ./data.tar.gz, in that order, as regular files owned by root.
 func TestIPKOuterFormat(t *testing.T) {
-	b := buildIPK(t, wrtArch)
+	b := buildPackages(t, wrtArch)
 	if !bytes.HasPrefix(b.raw, []byte{0x1f, 0x8b}) {
 		t.Fatalf("the .ipk starts with % x; want the gzip magic 1f 8b", b.raw[:min(8, len(b.raw))])
 	}
@@ -80,10 +81,10 @@ func checkHeader(t *testing.T, what string, h *tar.Header, mode int64, typ byte)
 
 // TestIPKControl checks every field of ./control.
 func TestIPKControl(t *testing.T) {
-	b := buildIPK(t, wrtArch)
+	b := buildPackages(t, wrtArch)
 	c := b.pkg.Control
 	maintainer := regexp.MustCompile(`^[^<>]+ <[^@<>\s]+@[^@<>\s]+>$`)
-	opkgVersion := regexp.MustCompile(`^[0-9][A-Za-z0-9.+~]*-r[0-9]+$`)
+	opkgVersion := regexp.MustCompile(`^[0-9][A-Za-z0-9._+~]*-r[0-9]+$`)
 	tests := []struct {
 		field string
 		check func(v string) bool
@@ -136,7 +137,7 @@ func eq(want string) func(string) bool { return func(v string) bool { return v =
 // TestIPKInstalledSize checks that Installed-Size is in bytes, as opkg reads
 // it (nfpm writes KiB), and plausible: at least the files' sizes.
 func TestIPKInstalledSize(t *testing.T) {
-	b := buildIPK(t, wrtArch)
+	b := buildPackages(t, wrtArch)
 	size, err := strconv.ParseInt(b.pkg.Control["Installed-Size"], 10, 64)
 	if err != nil {
 		t.Fatalf("Installed-Size %q: %v", b.pkg.Control["Installed-Size"], err)
@@ -155,7 +156,7 @@ func TestIPKInstalledSize(t *testing.T) {
 
 // TestIPKControlTar checks the entries of control.tar.gz and the scripts.
 func TestIPKControlTar(t *testing.T) {
-	b := buildIPK(t, wrtArch)
+	b := buildPackages(t, wrtArch)
 	want := map[string]int64{
 		"./control":   0o644,
 		"./conffiles": 0o644,
@@ -174,8 +175,10 @@ func TestIPKControlTar(t *testing.T) {
 	for name := range want {
 		t.Errorf("control.tar.gz has no %s", name)
 	}
-	if got := string(b.pkg.ControlFile("conffiles").Body); got != "/etc/config/wgpanel\n" {
-		t.Errorf("conffiles is %q; want %q", got, "/etc/config/wgpanel\n")
+	// No conffile: /etc/config/wgpanel comes from the uci-defaults script
+	// (see TestPackageFiles), so that opkg never leaves a wgpanel-opkg.
+	if got := strings.TrimSpace(string(b.pkg.ControlFile("conffiles").Body)); got != "" {
+		t.Errorf("conffiles lists %q; want none", got)
 	}
 	for _, s := range []string{"postinst", "prerm"} {
 		e := b.pkg.ControlFile(s)
@@ -191,27 +194,43 @@ func TestIPKControlTar(t *testing.T) {
 	}
 }
 
-// TestIPKData checks data.tar.gz: exactly the binary, the init script and
-// the conffile, with their parent directories, owned by root with the
-// right modes, and the repository's init script and default config.
+// packageFile is a file both packages install, with its mode (owner
+// root:root) and, where it comes from the repository, that file.
+type packageFile struct {
+	path string
+	mode int64
+	repo string // repository path; "" for the binary
+}
+
+// packageFiles are the files of both packages.
+var packageFiles = []packageFile{
+	{"/usr/bin/wgpanel", 0o755, ""},
+	{"/etc/init.d/wgpanel", 0o755, "init.d/wgpanel"},
+	{"/etc/hotplug.d/iface/90-wgpanel", 0o644, "hotplug/90-wgpanel"},
+	{"/etc/uci-defaults/90-wgpanel", 0o644, "openwrt/files/wgpanel.uci-defaults"},
+	{"/lib/upgrade/keep.d/wgpanel", 0o644, "openwrt/files/wgpanel.keep"},
+}
+
+// TestIPKData checks data.tar.gz: exactly packageFiles with their parent
+// directories, owned by root with the right modes, with the repository's
+// contents.
 func TestIPKData(t *testing.T) {
-	b := buildIPK(t, wrtArch)
+	b := buildPackages(t, wrtArch)
 	type want struct {
 		mode int64
 		typ  byte
 		body []byte // nil: not compared
 	}
-	dir := want{0o755, tar.TypeDir, nil}
-	wants := map[string]want{
-		"./etc/":               dir,
-		"./etc/config/":        dir,
-		"./etc/init.d/":        dir,
-		"./usr/":               dir,
-		"./usr/bin/":           dir,
-		"./usr/bin/wgpanel":    {0o755, tar.TypeReg, nil},
-		"./etc/init.d/wgpanel": {0o755, tar.TypeReg, readRepoFile(t, "init.d/wgpanel")},
-		// 0600: the file may hold a password hash (auth 'password').
-		"./etc/config/wgpanel": {0o600, tar.TypeReg, readRepoFile(t, "openwrt/files/wgpanel.config")},
+	wants := map[string]want{}
+	for _, f := range packageFiles {
+		var body []byte
+		if f.repo != "" {
+			body = readRepoFile(t, f.repo)
+		}
+		wants["."+f.path] = want{f.mode, tar.TypeReg, body}
+		for d := path.Dir(f.path); d != "/"; d = path.Dir(d) {
+			wants["."+d+"/"] = want{0o755, tar.TypeDir, nil}
+		}
 	}
 	for _, e := range b.pkg.DataTar {
 		w, ok := wants[e.Header.Name]
@@ -234,7 +253,7 @@ func TestIPKData(t *testing.T) {
 // a static, stripped 32-bit little-endian ARM EABI5 executable, built by Go
 // for GOARM=7 without cgo, with the version stamped.
 func TestIPKBinary(t *testing.T) {
-	b := buildIPK(t, wrtArch)
+	b := buildPackages(t, wrtArch)
 	bin := b.pkg.DataFile("/usr/bin/wgpanel")
 	if bin == nil {
 		t.Fatal("no /usr/bin/wgpanel")
@@ -338,7 +357,7 @@ func checkVersion(t *testing.T, runner, bin, version string) {
 // TestSizeBudget reports the sizes the issue sets targets for and fails
 // when one is exceeded.
 func TestSizeBudget(t *testing.T) {
-	b := buildIPK(t, wrtArch)
+	b := buildPackages(t, wrtArch)
 	ipk := int64(len(b.raw))
 	t.Logf("ARMv7 binary (stripped): %d bytes (%.2f MB, budget %.1f MB)", b.binSize, float64(b.binSize)/1e6, maxBinaryBytes/1e6)
 	t.Logf(".ipk: %d bytes (%.2f MB, budget %.1f MB)", ipk, float64(ipk)/1e6, maxIPKBytes/1e6)
@@ -373,7 +392,7 @@ func TestIPKOtherArchitectures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.arch, func(t *testing.T) {
-			b := buildIPK(t, tt.arch)
+			b := buildPackages(t, tt.arch)
 			if got := b.pkg.Control["Architecture"]; got != tt.arch {
 				t.Errorf("Architecture %q; want %q", got, tt.arch)
 			}

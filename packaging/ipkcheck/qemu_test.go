@@ -31,7 +31,7 @@ const fixtures = "../../../shared/fixtures/openwrt"
 // say that the device is unreachable, and stop cleanly on SIGTERM.
 func TestQEMUSmoke(t *testing.T) {
 	testutil.RequireCommand(t, "qemu-arm-static", "openssl")
-	b := buildIPK(t, wrtArch)
+	b := buildPackages(t, wrtArch)
 
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "wgpanel")

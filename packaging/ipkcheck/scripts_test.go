@@ -1,10 +1,14 @@
 package ipkcheck
 
 import (
+	"bytes"
 	"context"
+	"debug/elf"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +17,8 @@ import (
 )
 
 // shellScripts are the scripts that run on the router under busybox ash.
-var shellScripts = []string{"init.d/wgpanel", "packaging/scripts/postinst", "packaging/scripts/prerm"}
+var shellScripts = []string{"init.d/wgpanel", "packaging/scripts/postinst", "packaging/scripts/prerm",
+	"openwrt/files/wgpanel.uci-defaults"}
 
 // TestShellcheck runs Debian's shellcheck as POSIX sh, at every severity,
 // ignoring any personal shellcheckrc, on the init script and the
@@ -37,7 +42,7 @@ func TestShellcheck(t *testing.T) {
 // its modes from the Makefile, but a checkout should match.
 func TestScriptsExecutable(t *testing.T) {
 	root := repoRoot(t)
-	for _, rel := range shellScripts {
+	for _, rel := range shellScripts[:3] {
 		st, err := os.Stat(filepath.Join(root, rel))
 		if err != nil {
 			t.Fatal(err)
@@ -49,14 +54,15 @@ func TestScriptsExecutable(t *testing.T) {
 }
 
 // fakeRCCommon stands in for what /etc/rc.common and /lib/functions/procd.sh
-// provide to an init script: every procd call is printed, and
-// config_get_bool yields $FAKE_ENABLED when set, else the default.
+// provide to an init script: every call is printed; config_get_bool yields
+// $FAKE_ENABLED when set, else the default, and config_get $FAKE_LISTEN.
 const fakeRCCommon = `
 config_load() { echo "config_load $*"; }
 config_get_bool() {
 	if [ -n "${FAKE_ENABLED+set}" ]; then eval "$1=\$FAKE_ENABLED"; else eval "$1=\$4"; fi
 	echo "config_get_bool $2 $3 $4"
 }
+config_get() { eval "$1=\$FAKE_LISTEN"; echo "config_get $2 $3"; }
 procd_open_instance() { echo "procd_open_instance"; }
 procd_set_param() { echo "procd_set_param $*"; }
 procd_close_instance() { echo "procd_close_instance"; }
@@ -64,23 +70,28 @@ procd_add_reload_trigger() { echo "procd_add_reload_trigger $*"; }
 procd_add_interface_trigger() { echo "procd_add_interface_trigger $*"; }
 `
 
-// TestInitScript sources init.d/wgpanel with stand-ins for rc.common's
-// functions and checks what start_service and service_triggers ask procd
-// for, with the service enabled and with option enabled '0'.
+// fakeNetworkSh stands in for OpenWrt's /lib/functions/network.sh: the
+// LAN's address is $FAKE_LAN.
+const fakeNetworkSh = `network_get_ipaddr() { eval "$1=\$FAKE_LAN"; echo "network_get_ipaddr $2" >&2; }
+`
+
+// TestInitScript sources init.d/wgpanel in a busybox root with stand-ins
+// for rc.common's functions and network.sh, and checks what start_service
+// and service_triggers ask procd for.
 func TestInitScript(t *testing.T) {
-	testutil.RequireCommand(t, "sh")
-	script := filepath.Join(repoRoot(t), "init.d", "wgpanel")
+	r := newScriptRoot(t)
+	writeRootFile(t, r, "/lib/functions/network.sh", fakeNetworkSh, 0o644)
+	writeRootFile(t, r, "/fake-rc.sh", fakeRCCommon, 0o644)
 	run := func(t *testing.T, env []string, body string) string {
 		t.Helper()
-		cmd := exec.Command("sh", "-c", fakeRCCommon+". \"$1\"\n"+body, "sh", script)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-		out, err := cmd.CombinedOutput()
+		out, err := chrootRun(r, env, "/bin/sh", "-c", ". /fake-rc.sh; . /etc/init.d/wgpanel\n"+body)
 		if err != nil {
 			t.Fatalf("sh: %v\n%s", err, out)
 		}
 		return string(out)
 	}
-	startInstance := `config_load wgpanel
+	instance := func(data string) string {
+		return `config_load wgpanel
 config_get_bool main enabled 1
 procd_open_instance
 procd_set_param command /usr/bin/wgpanel serve
@@ -88,8 +99,9 @@ procd_set_param respawn 3600 5 5
 procd_set_param stdout 1
 procd_set_param stderr 1
 procd_set_param file /etc/config/wgpanel
-procd_close_instance
-`
+config_get main listen
+` + data + "procd_close_instance\n"
+	}
 	tests := []struct {
 		name string
 		env  []string
@@ -98,14 +110,20 @@ procd_close_instance
 	}{
 		{"rc.common settings", nil, `echo "START=$START STOP=$STOP USE_PROCD=$USE_PROCD"`,
 			"START=95 STOP=10 USE_PROCD=1\n"},
-		{"enabled by default", nil, "start_service", startInstance},
-		{"enabled '1'", []string{"FAKE_ENABLED=1"}, "start_service", startInstance},
+		// The LAN address is part of the instance, so that a reload after
+		// a lan event restarts wgpanel only when the address changed.
+		{"enabled by default", []string{"FAKE_LAN=192.168.1.1"}, "start_service 2>&1",
+			instance("network_get_ipaddr lan\nprocd_set_param data lan_addr=192.168.1.1\n")},
+		{"enabled '1', new LAN address", []string{"FAKE_ENABLED=1", "FAKE_LAN=192.168.7.1"}, "start_service 2>&1",
+			instance("network_get_ipaddr lan\nprocd_set_param data lan_addr=192.168.7.1\n")},
+		{"option listen set: the LAN address does not matter", []string{"FAKE_LISTEN=10.0.0.1:8080", "FAKE_LAN=192.168.1.1"},
+			"start_service 2>&1", instance("")},
 		{"enabled '0'", []string{"FAKE_ENABLED=0"}, "start_service 2>&1",
 			"config_load wgpanel\nconfig_get_bool main enabled 1\n" +
 				"wgpanel is disabled in /etc/config/wgpanel (option enabled '0')\n"},
 		{"triggers", nil, "service_triggers",
 			"procd_add_reload_trigger wgpanel\n" +
-				"procd_add_interface_trigger interface.*.up lan /etc/init.d/wgpanel restart\n"},
+				"procd_add_interface_trigger interface.* lan /etc/init.d/wgpanel reload\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,84 +134,278 @@ procd_close_instance
 	}
 }
 
-// fakeInit stands in for /etc/init.d/wgpanel while the maintainer scripts
-// run: it logs each call, `enabled` answers $FAKE_ENABLED_STATUS, and a
-// command named in $FAKE_FAIL fails.
-const fakeInit = `#!/bin/sh
-echo "$*" >> "$FAKE_LOG"
-[ "$1" = "$FAKE_FAIL" ] && exit 1
-[ "$1" = enabled ] && exit "${FAKE_ENABLED_STATUS:-0}"
-exit 0
+// fakeRCCommonFile stands in for /etc/rc.common as an init script's
+// interpreter (#!/bin/sh /etc/rc.common): it logs "<script> <action>" to
+// /rc.log of the root it belongs to, makes and removes the /etc/rc.d link
+// as enable and disable do, and answers `running` from /var/run/fake-running.
+const fakeRCCommonFile = `#!/bin/sh
+r="${IPKG_INSTROOT}"
+echo "${1##*/} $2" >> "$r/rc.log"
+case "$2" in
+running) [ -e "$r/var/run/fake-running" ] ;;
+enable) mkdir -p "$r/etc/rc.d" && ln -sf ../init.d/wgpanel "$r/etc/rc.d/S95wgpanel" ;;
+disable) rm -f "$r/etc/rc.d/S95wgpanel" ;;
+esac
 `
 
-// TestMaintainerScripts runs postinst and prerm as opkg does (directly,
-// with IPKG_INSTROOT and PKG_UPGRADE in the environment) in a private mount
-// namespace where /etc/init.d holds only a fake wgpanel init script, and
-// checks what they ask of the service.
-func TestMaintainerScripts(t *testing.T) {
+// scriptRoot is a directory made into a tiny OpenWrt root: busybox (static,
+// Debian's busybox-static) as every command, the package's init script,
+// uci-defaults script and maintainer scripts, and stand-ins for rc.common.
+type scriptRoot string
+
+func newScriptRoot(t *testing.T) scriptRoot {
+	t.Helper()
 	testutil.RequireRoot(t)
-	testutil.RequireCommand(t, "unshare", "mount", "sh")
-	if st, err := os.Stat("/etc/init.d"); err != nil || !st.IsDir() {
-		testutil.SkipOrFail(t, "needs an /etc/init.d directory to mount over: %v", err)
+	testutil.RequireCommand(t, "chroot")
+	const bb = "/bin/busybox"
+	if _, err := os.Stat(bb); err != nil {
+		testutil.SkipOrFail(t, "needs Debian's busybox-static at %s: %v", bb, err)
 	}
-	root := repoRoot(t)
-	dir := t.TempDir()
-	fake := filepath.Join(dir, "wgpanel.init")
-	if err := os.WriteFile(fake, []byte(fakeInit), 0o755); err != nil {
+	if raw, err := os.ReadFile(bb); err == nil {
+		if f, err := elf.NewFile(bytes.NewReader(raw)); err != nil || slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+			testutil.SkipOrFail(t, "%s is not a static busybox (install busybox-static)", bb)
+		}
+	}
+	r := scriptRoot(t.TempDir())
+	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc/init.d", "etc/uci-defaults", "etc/config", "lib/functions", "var/run", "tmp"} {
+		if err := os.MkdirAll(r.path(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(t, bb, r.path("bin/busybox"))
+	if err := os.Chmod(r.path("bin/busybox"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-
-	tests := []struct {
-		script string
-		name   string
-		env    []string
-		want   string // the init script calls, one a line
-	}{
-		{"postinst", "install on the router", []string{"PKG_UPGRADE=0"}, "enable\nstart\n"},
-		{"postinst", "install into an image", []string{"IPKG_INSTROOT=/tmp/image", "PKG_UPGRADE=0"}, ""},
-		{"postinst", "upgrade while enabled", []string{"PKG_UPGRADE=1"}, "enabled\nrestart\n"},
-		{"postinst", "upgrade while disabled", []string{"PKG_UPGRADE=1", "FAKE_ENABLED_STATUS=1"}, "enabled\n"},
-		{"postinst", "start fails", []string{"PKG_UPGRADE=0", "FAKE_FAIL=start"}, "enable\nstart\n"},
-		{"prerm", "remove on the router", []string{"PKG_UPGRADE=0"}, "stop\ndisable\n"},
-		{"prerm", "remove from an image", []string{"IPKG_INSTROOT=/tmp/image", "PKG_UPGRADE=0"}, ""},
-		{"prerm", "upgrade", []string{"PKG_UPGRADE=1"}, ""},
-		{"prerm", "stop fails", []string{"PKG_UPGRADE=0", "FAKE_FAIL=stop"}, "stop\ndisable\n"},
+	if out, err := chrootRun(r, nil, "/bin/busybox", "--install", "-s", "/bin"); err != nil {
+		t.Fatalf("busybox --install: %v\n%s", err, out)
 	}
-	for i, tt := range tests {
-		t.Run(tt.script+"/"+tt.name, func(t *testing.T) {
-			log := filepath.Join(dir, "log"+string(rune('a'+i)))
-			if err := os.WriteFile(log, nil, 0o644); err != nil {
-				t.Fatal(err)
+	root := repoRoot(t)
+	for _, f := range []struct {
+		rel, dest string
+		mode      os.FileMode
+	}{
+		{"init.d/wgpanel", "/etc/init.d/wgpanel", 0o755},
+		{"openwrt/files/wgpanel.uci-defaults", "/etc/uci-defaults/90-wgpanel", 0o644},
+		{"packaging/scripts/postinst", "/pkg/postinst", 0o755},
+		{"packaging/scripts/prerm", "/pkg/prerm", 0o755},
+	} {
+		b, err := os.ReadFile(filepath.Join(root, f.rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeRootFile(t, r, f.dest, string(b), f.mode)
+	}
+	writeRootFile(t, r, "/etc/rc.common", fakeRCCommonFile, 0o755)
+	return r
+}
+
+func (r scriptRoot) path(rel string) string {
+	return filepath.Join(string(r), filepath.FromSlash(strings.TrimPrefix(rel, "/")))
+}
+
+func writeRootFile(t *testing.T, r scriptRoot, rel, body string, mode os.FileMode) {
+	t.Helper()
+	p := r.path(rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// chrootRun runs a command chrooted into r with exactly env and apk's PATH.
+func chrootRun(r scriptRoot, env []string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "chroot", append([]string{string(r)}, args...)...)
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd.CombinedOutput()
+}
+
+// liveUbus makes the root look like a running router: procd's ubus socket.
+func liveUbus(t *testing.T, r scriptRoot) {
+	t.Helper()
+	p := r.path("/var/run/ubus/ubus.sock")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+}
+
+// TestMaintainerScripts runs the package scripts in a busybox root the way
+// each package manager runs them, against the stand-in rc.common, and
+// checks the service calls and the files left behind:
+//   - apk: chrooted into the root with nothing but PATH, APK_SCRIPT and
+//     APK_PACKAGE in the environment, argv the versions; a firmware image
+//     being built is a root without procd's ubus socket;
+//   - opkg on the router: the same root, PKG_UPGRADE set;
+//   - opkg building an image: run from outside with IPKG_INSTROOT.
+func TestMaintainerScripts(t *testing.T) {
+	const oldCfg = "\nconfig wgpanel 'main'\n\toption auth 'password'\n\toption password_hash '$6$salt$hash'\n"
+	type tc struct {
+		name    string
+		manager string // apk, opkg, opkg-image
+		script  string // post-install, post-upgrade, pre-deinstall
+		live    bool
+		running bool
+		config  bool // /etc/config/wgpanel exists already (owner's settings)
+		enabled bool // /etc/rc.d link exists
+		calls   string
+		// after the script: whether /etc/config/wgpanel exists, the
+		// uci-defaults script is left for the first boot, the rc.d link
+		wantConfig, wantUCIDefaults, wantLink bool
+	}
+	tests := []tc{
+		{name: "install on the router", manager: "apk", script: "post-install", live: true,
+			calls: "wgpanel enable\nwgpanel start\n", wantConfig: true, wantLink: true},
+		{name: "install into an image", manager: "apk", script: "post-install",
+			calls: "wgpanel enable\n", wantUCIDefaults: true, wantLink: true},
+		{name: "upgrade while running", manager: "apk", script: "post-upgrade", live: true, running: true, config: true, enabled: true,
+			calls: "wgpanel running\nwgpanel restart\n", wantConfig: true, wantLink: true},
+		{name: "upgrade while stopped and disabled", manager: "apk", script: "post-upgrade", live: true, config: true,
+			calls: "wgpanel running\n", wantConfig: true},
+		{name: "upgrade in an image", manager: "apk", script: "post-upgrade", enabled: true,
+			calls: "", wantUCIDefaults: true, wantLink: true},
+		{name: "remove on the router", manager: "apk", script: "pre-deinstall", live: true, running: true, config: true, enabled: true,
+			calls: "wgpanel stop\nwgpanel disable\n", wantConfig: true, wantUCIDefaults: true},
+		{name: "remove from an image", manager: "apk", script: "pre-deinstall", enabled: true,
+			calls: "wgpanel disable\n", wantUCIDefaults: true},
+
+		{name: "install on the router", manager: "opkg", script: "post-install", live: true,
+			calls: "wgpanel enable\nwgpanel start\n", wantConfig: true, wantLink: true},
+		{name: "upgrade while running", manager: "opkg", script: "post-upgrade", live: true, running: true, config: true, enabled: true,
+			calls: "wgpanel running\nwgpanel restart\n", wantConfig: true, wantLink: true},
+		{name: "upgrade while stopped", manager: "opkg", script: "post-upgrade", live: true, config: true, enabled: true,
+			calls: "wgpanel running\n", wantConfig: true, wantLink: true},
+		{name: "remove on the router", manager: "opkg", script: "pre-deinstall", live: true, running: true, config: true, enabled: true,
+			calls: "wgpanel stop\nwgpanel disable\n", wantConfig: true, wantUCIDefaults: true},
+		{name: "install into an image", manager: "opkg-image", script: "post-install",
+			calls: "wgpanel enable\n", wantUCIDefaults: true, wantLink: true},
+		{name: "remove from an image", manager: "opkg-image", script: "pre-deinstall", enabled: true,
+			calls: "wgpanel disable\n", wantUCIDefaults: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.manager+"/"+tt.name, func(t *testing.T) {
+			r := newScriptRoot(t)
+			if tt.live {
+				liveUbus(t, r)
 			}
-			arg := "configure"
-			if tt.script == "prerm" {
-				arg = "remove"
+			if tt.running {
+				writeRootFile(t, r, "/var/run/fake-running", "", 0o644)
 			}
-			// The tmpfs exists only in the new mount namespace, which ends
-			// with the command; the host's /etc/init.d is never touched.
-			inner := `mount -t tmpfs -o size=1m wgpanel-test /etc/init.d && ` +
-				`cp "$FAKE_INIT" /etc/init.d/wgpanel && "$SCRIPT" "$ARG"`
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "unshare", "--mount", "--propagation", "private", "sh", "-c", inner)
-			cmd.Env = append([]string{
-				"PATH=" + os.Getenv("PATH"),
-				"FAKE_LOG=" + log,
-				"FAKE_INIT=" + fake,
-				"SCRIPT=" + filepath.Join(root, "packaging", "scripts", tt.script),
-				"ARG=" + arg,
-			}, tt.env...)
-			out, err := cmd.CombinedOutput()
+			if tt.config {
+				writeRootFile(t, r, "/etc/config/wgpanel", oldCfg, 0o600)
+			}
+			if tt.enabled {
+				if err := os.MkdirAll(r.path("/etc/rc.d"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink("../init.d/wgpanel", r.path("/etc/rc.d/S95wgpanel")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			file := map[string]string{"post-install": "postinst", "post-upgrade": "postinst", "pre-deinstall": "prerm"}[tt.script]
+			var out []byte
+			var err error
+			switch tt.manager {
+			case "apk":
+				args := []string{"/pkg/" + file, "0.0.0_p2-r1"}
+				if tt.script == "post-upgrade" {
+					args = append(args, "0.0.0_p1-r1")
+				}
+				out, err = chrootRun(r, []string{"APK_SCRIPT=" + tt.script, "APK_PACKAGE=wgpanel"}, args...)
+			case "opkg":
+				upgrade := "PKG_UPGRADE=0"
+				if tt.script == "post-upgrade" {
+					upgrade = "PKG_UPGRADE=1"
+				}
+				arg := map[string]string{"postinst": "configure", "prerm": "remove"}[file]
+				out, err = chrootRun(r, []string{upgrade}, "/pkg/"+file, arg)
+			case "opkg-image":
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				arg := map[string]string{"postinst": "configure", "prerm": "remove"}[file]
+				cmd := exec.CommandContext(ctx, r.path("/pkg/"+file), arg)
+				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "IPKG_INSTROOT=" + string(r), "PKG_UPGRADE=0"}
+				out, err = cmd.CombinedOutput()
+			}
 			if err != nil {
-				t.Fatalf("%s %s: %v (a failing maintainer script makes opkg report the package as failed)\n%s", tt.script, arg, err, out)
+				t.Fatalf("%s: %v (a failing script makes the package manager report the package as broken)\n%s", file, err, out)
 			}
-			got, err := os.ReadFile(log)
-			if err != nil {
-				t.Fatal(err)
+			calls, _ := os.ReadFile(r.path("/rc.log"))
+			if string(calls) != tt.calls {
+				t.Errorf("rc.common was called with:\n%s\nwant:\n%s\nscript output:\n%s", calls, tt.calls, out)
 			}
-			if string(got) != tt.want {
-				t.Errorf("/etc/init.d/wgpanel was called with:\n%q\nwant:\n%q", strings.TrimSpace(string(got)), strings.TrimSpace(tt.want))
+			cfg, cfgErr := os.ReadFile(r.path("/etc/config/wgpanel"))
+			if (cfgErr == nil) != tt.wantConfig {
+				t.Errorf("/etc/config/wgpanel exists: %v; want %v", cfgErr == nil, tt.wantConfig)
+			}
+			if tt.config && string(cfg) != oldCfg {
+				t.Errorf("the owner's /etc/config/wgpanel was changed to:\n%s", cfg)
+			}
+			if !tt.config && cfgErr == nil {
+				checkDefaultConfig(t, r, cfg)
+			}
+			if _, err := os.Stat(r.path("/etc/uci-defaults/90-wgpanel")); (err == nil) != tt.wantUCIDefaults {
+				t.Errorf("/etc/uci-defaults/90-wgpanel left: %v; want %v", err == nil, tt.wantUCIDefaults)
+			}
+			if _, err := os.Lstat(r.path("/etc/rc.d/S95wgpanel")); (err == nil) != tt.wantLink {
+				t.Errorf("/etc/rc.d/S95wgpanel exists: %v; want %v", err == nil, tt.wantLink)
+			}
+			for _, leftover := range []string{"/etc/config/wgpanel-opkg", "/etc/config/wgpanel.apk-new"} {
+				if _, err := os.Stat(r.path(leftover)); err == nil {
+					t.Errorf("%s was left behind", leftover)
+				}
 			}
 		})
+	}
+}
+
+// checkDefaultConfig checks the file the uci-defaults script wrote: the
+// defaults, readable by root only (it may later hold a password hash).
+func checkDefaultConfig(t *testing.T, r scriptRoot, cfg []byte) {
+	t.Helper()
+	st, err := os.Stat(r.path("/etc/config/wgpanel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("/etc/config/wgpanel has mode %v; want 0600", st.Mode().Perm())
+	}
+	if !strings.HasPrefix(string(cfg), "\nconfig wgpanel 'main'\n\t# '0' keeps the service from starting") ||
+		!strings.Contains(string(cfg), "\toption enabled '1'\n") {
+		t.Errorf("/etc/config/wgpanel is not the default config:\n%s", cfg)
+	}
+}
+
+// TestUCIDefaultsKeepsSettings runs the uci-defaults script as OpenWrt's
+// boot does (sourced in a subshell from /etc/uci-defaults) on a root with
+// and without the owner's config.
+func TestUCIDefaultsKeepsSettings(t *testing.T) {
+	r := newScriptRoot(t)
+	run := func() {
+		t.Helper()
+		out, err := chrootRun(r, nil, "/bin/sh", "-c", "cd /etc/uci-defaults && ( . ./90-wgpanel ) && echo ok")
+		if err != nil || strings.TrimSpace(string(out)) != "ok" {
+			t.Fatalf("uci-defaults: %v\n%s", err, out)
+		}
+	}
+	run()
+	cfg, err := os.ReadFile(r.path("/etc/config/wgpanel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDefaultConfig(t, r, cfg)
+	mine := "\nconfig wgpanel 'main'\n\toption enabled '0'\n"
+	writeRootFile(t, r, "/etc/config/wgpanel", mine, 0o600)
+	run()
+	if got, _ := os.ReadFile(r.path("/etc/config/wgpanel")); string(got) != mine {
+		t.Errorf("a second run changed the owner's config to:\n%s", got)
 	}
 }

@@ -50,7 +50,7 @@ var architectures = map[string]bool{
 
 // validVersion is what opkg accepts and compares sensibly: an upstream
 // version starting with a digit, optionally followed by -revision.
-var validVersion = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~]*(-[A-Za-z0-9.+~]+)?$`)
+var validVersion = regexp.MustCompile(`^[0-9][A-Za-z0-9._+~]*(-[A-Za-z0-9.+~]+)?$`)
 
 type options struct {
 	binary     string
@@ -67,7 +67,7 @@ func main() {
 	flag.StringVar(&o.binary, "binary", "", "path of the built wgpanel binary")
 	flag.StringVar(&o.arch, "arch", "arm_cortex-a9_vfpv3-d16", "OpenWrt package architecture")
 	flag.StringVar(&o.version, "version", "", "package version, e.g. 0.1.0-r1")
-	flag.StringVar(&o.root, "root", "../..", "repository root (holds init.d/, openwrt/files/, packaging/scripts/)")
+	flag.StringVar(&o.root, "root", "../..", "repository root (holds init.d/, hotplug/, openwrt/files/, packaging/scripts/)")
 	flag.StringVar(&o.outDir, "out", "", "output directory (default ROOT/dist)")
 	flag.StringVar(&o.maintainer, "maintainer", "wgpanel developers <wgpanel@users.noreply.github.com>", "Maintainer field")
 	flag.Parse()
@@ -105,7 +105,7 @@ func run(o options) (string, error) {
 		return "", fmt.Errorf("unknown architecture %q", o.arch)
 	}
 	if !validVersion.MatchString(o.version) {
-		return "", fmt.Errorf("version %q is not a valid opkg version (want e.g. 0.1.0-r1)", o.version)
+		return "", fmt.Errorf("version %q is not a valid opkg version (want e.g. 0.0.0_p120-r1)", o.version)
 	}
 	src := func(rel string) (string, error) {
 		p := filepath.Join(o.root, filepath.FromSlash(rel))
@@ -118,7 +118,15 @@ func run(o options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	config, err := src("openwrt/files/wgpanel.config")
+	hotplug, err := src("hotplug/90-wgpanel")
+	if err != nil {
+		return "", err
+	}
+	uciDefaults, err := src("openwrt/files/wgpanel.uci-defaults")
+	if err != nil {
+		return "", err
+	}
+	keep, err := src("openwrt/files/wgpanel.keep")
 	if err != nil {
 		return "", err
 	}
@@ -155,8 +163,13 @@ func run(o options) (string, error) {
 			Contents: files.Contents{
 				{Source: o.binary, Destination: "/usr/bin/wgpanel", FileInfo: root(0o755)},
 				{Source: initScript, Destination: "/etc/init.d/wgpanel", FileInfo: root(0o755)},
-				// 0600: the file may hold a password hash (auth 'password').
-				{Source: config, Destination: "/etc/config/wgpanel", Type: files.TypeConfig, FileInfo: root(0o600)},
+				{Source: hotplug, Destination: "/etc/hotplug.d/iface/90-wgpanel", FileInfo: root(0o644)},
+				// No conffile: /etc/config/wgpanel is written by this
+				// uci-defaults script when missing, and by wgpanel itself
+				// later, so an upgrade never leaves a wgpanel-opkg beside
+				// it. keep.d keeps it across a sysupgrade.
+				{Source: uciDefaults, Destination: "/etc/uci-defaults/90-wgpanel", FileInfo: root(0o644)},
+				{Source: keep, Destination: "/lib/upgrade/keep.d/wgpanel", FileInfo: root(0o644)},
 			},
 			Scripts: nfpm.Scripts{PostInstall: postinst, PreRemove: prerm},
 			IPK:     nfpm.IPK{Arch: o.arch},
