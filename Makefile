@@ -51,7 +51,8 @@ ifneq ($(origin VERSION),command line)
 VERSION := $(shell \
 	if ! git rev-parse --git-dir >/dev/null 2>&1; then echo 0.0.0; exit; fi; \
 	if d=$$(git describe --tags --long --match 'v[0-9]*' 2>/dev/null); then \
-		n=$${d%-g*}; n=$${n\#\#*-}; t=$${d%-*-g*}; t=$${t\#v}; \
+		n=$$(echo "$$d" | sed -E 's/.*-([0-9]+)-g[0-9a-f]+$$/\1/'); \
+		t=$$(echo "$$d" | sed -E 's/^v(.*)-[0-9]+-g[0-9a-f]+$$/\1/'); \
 	else \
 		t=0.0.0; n=$$(git rev-list --count HEAD 2>/dev/null || echo 0); \
 	fi; \

@@ -23,7 +23,7 @@ import (
 // fixtures are the OpenWrt 23.05 UCI files shared by wgpanel's tests.
 const fixtures = "../../../shared/fixtures/openwrt"
 
-// TestQEMUSmoke runs the packaged ARMv7 binary under qemu-arm-static as the
+// TestQEMUSmoke runs the packaged ARMv7 binary (the .apk's) under qemu-arm-static as the
 // router would (no --dev: netifd owns the interface, wgctrl is used as is)
 // against a temporary config dir holding a LuCI-made wg0 with two peers.
 // qemu-user does not translate generic netlink, so wgctrl cannot reach the
@@ -34,10 +34,21 @@ func TestQEMUSmoke(t *testing.T) {
 	b := buildPackages(t, wrtArch)
 
 	dir := t.TempDir()
+	// The daemon below is the binary taken out of the .apk, read by
+	// apkcheck; the .ipk's is started for its version too.
+	_, apkBin, ok := b.apk.File("/usr/bin/wgpanel")
+	if !ok {
+		t.Fatal("the .apk has no /usr/bin/wgpanel")
+	}
 	bin := filepath.Join(dir, "wgpanel")
-	if err := os.WriteFile(bin, b.pkg.DataFile("/usr/bin/wgpanel").Body, 0o755); err != nil {
+	if err := os.WriteFile(bin, apkBin, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	ipkBin := filepath.Join(dir, "wgpanel-ipk")
+	if err := os.WriteFile(ipkBin, b.pkg.DataFile("/usr/bin/wgpanel").Body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("ipk version", func(t *testing.T) { checkVersion(t, "qemu-arm-static", ipkBin, b.version) })
 	conf := filepath.Join(dir, "config")
 	if err := os.Mkdir(conf, 0o755); err != nil {
 		t.Fatal(err)
@@ -52,7 +63,7 @@ func TestQEMUSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	t.Run("version", func(t *testing.T) { checkVersion(t, "qemu-arm-static", bin, b.version) })
+	t.Run("apk version", func(t *testing.T) { checkVersion(t, "qemu-arm-static", bin, b.version) })
 
 	addr := freeLoopbackAddr(t)
 	var out testutil.SyncBuffer
