@@ -155,30 +155,7 @@ type scriptRoot string
 
 func newScriptRoot(t *testing.T) scriptRoot {
 	t.Helper()
-	testutil.RequireRoot(t)
-	testutil.RequireCommand(t, "chroot")
-	const bb = "/bin/busybox"
-	if _, err := os.Stat(bb); err != nil {
-		testutil.SkipOrFail(t, "needs Debian's busybox-static at %s: %v", bb, err)
-	}
-	if raw, err := os.ReadFile(bb); err == nil {
-		if f, err := elf.NewFile(bytes.NewReader(raw)); err != nil || slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
-			testutil.SkipOrFail(t, "%s is not a static busybox (install busybox-static)", bb)
-		}
-	}
-	r := scriptRoot(t.TempDir())
-	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc/init.d", "etc/uci-defaults", "etc/config", "lib/functions", "var/run", "tmp"} {
-		if err := os.MkdirAll(r.path(d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyFile(t, bb, r.path("bin/busybox"))
-	if err := os.Chmod(r.path("bin/busybox"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := chrootRun(r, nil, "/bin/busybox", "--install", "-s", "/bin"); err != nil {
-		t.Fatalf("busybox --install: %v\n%s", err, out)
-	}
+	r := newBusyboxRoot(t)
 	root := repoRoot(t)
 	for _, f := range []struct {
 		rel, dest string
@@ -194,6 +171,37 @@ func newScriptRoot(t *testing.T) scriptRoot {
 			t.Fatal(err)
 		}
 		writeRootFile(t, r, f.dest, string(b), f.mode)
+	}
+	return r
+}
+
+// newBusyboxRoot is a root with busybox, the stand-in rc.common and the
+// directories of an OpenWrt root, and nothing of wgpanel's.
+func newBusyboxRoot(t *testing.T) scriptRoot {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "chroot")
+	const bb = "/bin/busybox"
+	if _, err := os.Stat(bb); err != nil {
+		testutil.SkipOrFail(t, "needs Debian's busybox-static at %s: %v", bb, err)
+	}
+	if raw, err := os.ReadFile(bb); err == nil {
+		if f, err := elf.NewFile(bytes.NewReader(raw)); err != nil || slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+			testutil.SkipOrFail(t, "%s is not a static busybox (install busybox-static)", bb)
+		}
+	}
+	r := scriptRoot(t.TempDir())
+	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc/config", "lib/functions", "var/run", "tmp"} {
+		if err := os.MkdirAll(r.path(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(t, bb, r.path("bin/busybox"))
+	if err := os.Chmod(r.path("bin/busybox"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := chrootRun(r, nil, "/bin/busybox", "--install", "-s", "/bin"); err != nil {
+		t.Fatalf("busybox --install: %v\n%s", err, out)
 	}
 	writeRootFile(t, r, "/etc/rc.common", fakeRCCommonFile, 0o755)
 	return r
