@@ -524,3 +524,23 @@ func plainTar(t *testing.T, files map[string][]byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestOpenWrtMakefileFiles checks that openwrt/Makefile, the package for an
+// SDK, installs the same files from the same sources with the same modes
+// as `make ipk` and `make apk`, and has no conffile.
+func TestOpenWrtMakefileFiles(t *testing.T) {
+	mk := string(readRepoFile(t, "openwrt/Makefile"))
+	for _, f := range packageFiles {
+		if f.repo == "" {
+			continue // the binary: GoPackage/Package/Install/Bin
+		}
+		macro := map[int64]string{0o755: "INSTALL_BIN", 0o644: "INSTALL_DATA"}[f.mode]
+		line := "$(" + macro + ") $(PKG_BUILD_DIR)/" + f.repo + " $(1)" + f.path
+		if !strings.Contains(mk, line) {
+			t.Errorf("openwrt/Makefile does not install %s as\n\t%s", f.path, line)
+		}
+	}
+	if strings.Contains(mk, "Package/wgpanel/conffiles") {
+		t.Error("openwrt/Makefile declares conffiles; the defaults come from the uci-defaults script")
+	}
+}
