@@ -17,7 +17,7 @@ import (
 
 // apkTool returns the apk-tools 3 binary named by WGPANEL_APK, or skips:
 // apk-tools is not a Debian 12 package, and the project builds none. The
-// cross-check it enables was run by hand with apk-tools 3.0.2 (see README).
+// cross-check it enables was run with apk-tools 3.0.2 built from source.
 func apkTool(t *testing.T) string {
 	t.Helper()
 	p := os.Getenv("WGPANEL_APK")

@@ -361,6 +361,10 @@ func TestSizeBudget(t *testing.T) {
 	ipk := int64(len(b.raw))
 	t.Logf("ARMv7 binary (stripped): %d bytes (%.2f MB, budget %.1f MB)", b.binSize, float64(b.binSize)/1e6, maxBinaryBytes/1e6)
 	t.Logf(".ipk: %d bytes (%.2f MB, budget %.1f MB)", ipk, float64(ipk)/1e6, maxIPKBytes/1e6)
+	t.Logf(".apk: %d bytes (%.2f MB, budget %.1f MB)", len(b.apkRaw), float64(len(b.apkRaw))/1e6, maxIPKBytes/1e6)
+	if int64(len(b.apkRaw)) > maxIPKBytes {
+		t.Errorf(".apk is %d bytes; the budget is %d", len(b.apkRaw), maxIPKBytes)
+	}
 	if b.binSize > maxBinaryBytes {
 		t.Errorf("ARMv7 binary is %d bytes; the budget is %d", b.binSize, maxBinaryBytes)
 	}
@@ -399,6 +403,12 @@ func TestIPKOtherArchitectures(t *testing.T) {
 			if !strings.HasSuffix(b.path, "_"+tt.arch+".ipk") {
 				t.Errorf("package file %s does not end in _%s.ipk", b.path, tt.arch)
 			}
+			if got := b.apk.Info.Fields["arch"]; got != tt.arch {
+				t.Errorf(".apk arch %q; want %q", got, tt.arch)
+			}
+			if _, apkBin, _ := b.apk.File("/usr/bin/wgpanel"); !bytes.Equal(apkBin, b.pkg.DataFile("/usr/bin/wgpanel").Body) {
+				t.Error("the .apk's binary differs from the .ipk's")
+			}
 			bin := b.pkg.DataFile("/usr/bin/wgpanel")
 			if bin == nil {
 				t.Fatal("no /usr/bin/wgpanel")
@@ -416,7 +426,7 @@ func TestIPKOtherArchitectures(t *testing.T) {
 				}
 				checkVersion(t, "", exe, b.version)
 			}
-			t.Logf("%s: binary %d bytes, .ipk %d bytes", tt.arch, b.binSize, len(b.raw))
+			t.Logf("%s: binary %d bytes, .ipk %d bytes, .apk %d bytes", tt.arch, b.binSize, len(b.raw), len(b.apkRaw))
 		})
 	}
 }
