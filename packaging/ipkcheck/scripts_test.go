@@ -113,9 +113,9 @@ config_get main listen
 		// The LAN address is part of the instance, so that a reload after
 		// a lan event restarts wgpanel only when the address changed.
 		{"enabled by default", []string{"FAKE_LAN=192.168.1.1"}, "start_service 2>&1",
-			instance("network_get_ipaddr lan\nprocd_set_param data lan_addr=192.168.1.1\n")},
+			instance("network_get_ipaddr lan\nprocd_set_param env WGPANEL_LAN_ADDR=192.168.1.1\n")},
 		{"enabled '1', new LAN address", []string{"FAKE_ENABLED=1", "FAKE_LAN=192.168.7.1"}, "start_service 2>&1",
-			instance("network_get_ipaddr lan\nprocd_set_param data lan_addr=192.168.7.1\n")},
+			instance("network_get_ipaddr lan\nprocd_set_param env WGPANEL_LAN_ADDR=192.168.7.1\n")},
 		{"option listen set: the LAN address does not matter", []string{"FAKE_LISTEN=10.0.0.1:8080", "FAKE_LAN=192.168.1.1"},
 			"start_service 2>&1", instance("")},
 		{"enabled '0'", []string{"FAKE_ENABLED=0"}, "start_service 2>&1",
