@@ -23,8 +23,9 @@ import (
 // fixtures are the OpenWrt 23.05 UCI files shared by wgpanel's tests.
 const fixtures = "../../../shared/fixtures/openwrt"
 
-// TestQEMUSmoke runs the packaged ARMv7 binary (the .apk's) under qemu-arm-static as the
-// router would (no --dev: netifd owns the interface, wgctrl is used as is)
+// TestQEMUSmoke runs the packaged ARMv7 binary (the one in the .apk, the
+// same bytes as the .ipk's) under qemu-arm-static as the router would (no
+// --dev: netifd owns the interface, wgctrl is used as is)
 // against a temporary config dir holding a LuCI-made wg0 with two peers.
 // qemu-user does not translate generic netlink, so wgctrl cannot reach the
 // device: the daemon must still start, serve /healthz, the page and the API,
