@@ -253,7 +253,9 @@ func liveUbus(t *testing.T, r scriptRoot) {
 //     APK_PACKAGE in the environment, argv the versions; a firmware image
 //     being built is a root without procd's ubus socket;
 //   - opkg on the router: the same root, PKG_UPGRADE set;
-//   - opkg building an image: run from outside with IPKG_INSTROOT.
+//   - opkg building an image: run from outside with IPKG_INSTROOT;
+//   - apk with --preserve-env: chrooted, IPKG_INSTROOT naming the image
+//     from outside.
 func TestMaintainerScripts(t *testing.T) {
 	const oldCfg = "\nconfig wgpanel 'main'\n\toption auth 'password'\n\toption password_hash '$6$salt$hash'\n"
 	type tc struct {
@@ -283,6 +285,10 @@ func TestMaintainerScripts(t *testing.T) {
 		{name: "remove on the router", manager: "apk", script: "pre-deinstall", live: true, running: true, config: true, enabled: true,
 			calls: "wgpanel stop\nwgpanel disable\n", wantConfig: true, wantUCIDefaults: true},
 		{name: "remove from an image", manager: "apk", script: "pre-deinstall", enabled: true,
+			calls: "wgpanel disable\n", wantUCIDefaults: true},
+		{name: "install into an image, IPKG_INSTROOT kept", manager: "apk-preserve-env", script: "post-install",
+			calls: "wgpanel enable\n", wantUCIDefaults: true, wantLink: true},
+		{name: "remove from an image, IPKG_INSTROOT kept", manager: "apk-preserve-env", script: "pre-deinstall", enabled: true,
 			calls: "wgpanel disable\n", wantUCIDefaults: true},
 
 		{name: "install on the router", manager: "opkg", script: "post-install", live: true,
@@ -322,12 +328,16 @@ func TestMaintainerScripts(t *testing.T) {
 			var out []byte
 			var err error
 			switch tt.manager {
-			case "apk":
+			case "apk", "apk-preserve-env":
 				args := []string{"/pkg/" + file, "0.0.0_p2-r1"}
 				if tt.script == "post-upgrade" {
 					args = append(args, "0.0.0_p1-r1")
 				}
-				out, err = chrootRun(r, []string{"APK_SCRIPT=" + tt.script, "APK_PACKAGE=wgpanel"}, args...)
+				env := []string{"APK_SCRIPT=" + tt.script, "APK_PACKAGE=wgpanel"}
+				if tt.manager == "apk-preserve-env" {
+					env = append(env, "IPKG_INSTROOT=/build/root-of-the-image")
+				}
+				out, err = chrootRun(r, env, args...)
 			case "opkg":
 				upgrade := "PKG_UPGRADE=0"
 				if tt.script == "post-upgrade" {
