@@ -15,7 +15,8 @@
 // hosts without fw4: one nftables table of wgpanel's own, `table inet
 // wgpanel`, replaced as a whole in one `nft -f` transaction on every change
 // and deleted on exit. It only ever rejects traffic arriving on the WireGuard
-// interface; it accepts nothing that another table would drop.
+// interface; it accepts nothing that another table would drop. NFT.Check
+// tells the doctor when the table was flushed by another program.
 //
 // The package does not read zones itself: openwrt.FirewallZones tells which
 // zones hold the interface, the LAN and the WAN. It does not write files,

@@ -146,8 +146,9 @@ func validIfname(s string) bool {
 // NFT enforces a Policy on a standalone host with table inet wgpanel. Its
 // methods may be called from several goroutines.
 type NFT struct {
-	// run runs nft with args and stdin; tests replace it.
-	run func(ctx context.Context, stdin string, args ...string) error
+	// run runs nft with args and stdin and returns its standard output;
+	// tests replace it.
+	run func(ctx context.Context, stdin string, args ...string) ([]byte, error)
 
 	mu   sync.Mutex
 	last string // the ruleset last loaded, "" when the table is not ours to keep
@@ -158,18 +159,18 @@ func NewNFT() *NFT {
 	return &NFT{run: runNFT}
 }
 
-func runNFT(ctx context.Context, stdin string, args ...string) error {
+func runNFT(ctx context.Context, stdin string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "nft", args...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return errors.New("the nft program is not installed (Debian: apt-get install nftables), so per-device access cannot be enforced")
+			return nil, errors.New("the nft program is not installed (Debian: apt-get install nftables), so per-device access cannot be enforced")
 		}
-		return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+		return nil, fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
-	return nil
+	return out.Bytes(), nil
 }
 
 // Apply loads the ruleset for p and n unless it is the one loaded last. It
@@ -185,7 +186,7 @@ func (t *NFT) Apply(ctx context.Context, p Policy, n Net) (changed bool, err err
 	if rs == t.last {
 		return false, nil
 	}
-	if err := t.run(ctx, rs, "-f", "-"); err != nil {
+	if _, err := t.run(ctx, rs, "-f", "-"); err != nil {
 		return false, fmt.Errorf("fwpolicy: load table %s: %w", Table, err)
 	}
 	t.last = rs
@@ -200,8 +201,31 @@ func (t *NFT) Remove(ctx context.Context) error {
 	t.last = ""
 	// The same declare-then-delete script as in Ruleset, so that a missing
 	// table is not an error.
-	if err := t.run(ctx, fmt.Sprintf("table %s\ndelete table %s\n", Table, Table), "-f", "-"); err != nil {
+	if _, err := t.run(ctx, fmt.Sprintf("table %s\ndelete table %s\n", Table, Table), "-f", "-"); err != nil {
 		return fmt.Errorf("fwpolicy: remove table %s: %w", Table, err)
 	}
 	return nil
+}
+
+// Check is the doctor's view of the standalone enforcement: it returns a
+// problem, in words for the owner, when table inet wgpanel that Apply
+// loaded is gone or lost rules (another program flushed the ruleset), and
+// "" when it is in place or nothing was loaded. After a problem, the next
+// Apply loads the table again even if the policy did not change.
+func (t *NFT) Check(ctx context.Context) (problem string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.last == "" {
+		return "", nil
+	}
+	out, err := t.run(ctx, "", "list", "table", "inet", "wgpanel")
+	if err != nil && !strings.Contains(err.Error(), "No such file") {
+		return "", fmt.Errorf("fwpolicy: read table %s: %w", Table, err)
+	}
+	want := strings.Count(t.last, " comment ")
+	if got := strings.Count(string(out), " comment "); err == nil && got == want {
+		return "", nil
+	}
+	t.last = ""
+	return fmt.Sprintf("The nftables table %s that limits what devices reach is missing or incomplete (another program changed the ruleset); wgpanel loads it again with the next change.", Table), nil
 }

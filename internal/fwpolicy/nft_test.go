@@ -55,9 +55,9 @@ func TestRulesetRejects(t *testing.T) {
 
 func TestNFTApplyOnlyOnChange(t *testing.T) {
 	var calls []string
-	n := &NFT{run: func(_ context.Context, stdin string, args ...string) error {
+	n := &NFT{run: func(_ context.Context, stdin string, args ...string) ([]byte, error) {
 		calls = append(calls, stdin)
-		return nil
+		return nil, nil
 	}}
 	ctx := context.Background()
 	p := Policy{Devices: []Device{tablet}, Subnets: subnet}
@@ -195,6 +195,22 @@ func TestNFTInNamespaces(t *testing.T) {
 		} else if hs != handshake {
 			t.Errorf("mode %s: the handshake changed from %q to %q", st.mode, handshake, hs)
 		}
+	}
+	// Another program flushes the ruleset: the doctor's check notices, and
+	// the next Apply of the same policy restores the table.
+	if problem, err := enforcer.Check(ctx); problem != "" || err != nil {
+		t.Errorf("Check with the table in place = %q, %v", problem, err)
+	}
+	mustRun(t, ctx, "nft", "flush", "ruleset")
+	if problem, err := enforcer.Check(ctx); problem == "" || err != nil {
+		t.Errorf("Check after a flush = %q, %v; want a problem", problem, err)
+	}
+	lanOnly := Policy{Devices: []Device{{Name: "phone", Addresses: pfx("10.66.66.2/32"), Mode: LAN}}, Subnets: pfx("10.66.66.1/24")}
+	if changed, err := enforcer.Apply(ctx, lanOnly, n); !changed || err != nil {
+		t.Fatalf("Apply after a flush = %v, %v; want it loaded again", changed, err)
+	}
+	if reaches(wanHost) {
+		t.Error("after the restore the lan-only phone reaches the WAN host")
 	}
 	if err := enforcer.Remove(ctx); err != nil {
 		t.Fatal(err)
