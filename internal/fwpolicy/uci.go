@@ -43,7 +43,14 @@ func Rules(p Policy, z Zones) ([]Rule, error) {
 		return nil, err
 	}
 	if z.Device == "" {
-		return nil, errors.New("the WireGuard interface is in no firewall zone, so wgpanel cannot limit what devices reach: add it to a zone (LuCI: Network, Firewall)")
+		// fw4 forwards nothing from an interface in no zone, so there is
+		// nothing to allow; but a limit cannot be written either.
+		for _, d := range p.Devices {
+			if d.mode() != All {
+				return nil, errors.New("the WireGuard interface is in no firewall zone, so wgpanel cannot limit what devices reach: add it to a zone (LuCI: Network, Firewall)")
+			}
+		}
+		return nil, nil
 	}
 	var rules []Rule
 	if len(p.Subnets) > 0 {

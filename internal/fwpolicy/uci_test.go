@@ -262,6 +262,18 @@ func TestApplyErrors(t *testing.T) {
 	}
 }
 
+// TestNoZone: with the interface in no zone, devices with full access need
+// no rule (fw4 forwards nothing from it) and stale wgpanel rules go.
+func TestNoZone(t *testing.T) {
+	f, z := load(t, "firewall.default")
+	stale := f.AddSection("rule", "")
+	stale.Set("name", NamePrefix+"old – LAN only")
+	changes, err := Apply(f, Policy{Devices: []Device{desktop}, Subnets: subnet}, z)
+	if err != nil || len(changes) != 1 || slices.Contains(f.Sections, stale) {
+		t.Errorf("Apply = %q, %v; want the stale rule removed", changes, err)
+	}
+}
+
 func TestParseMode(t *testing.T) {
 	for in, want := range map[string]Mode{"": All, "ALL": All, " internet ": Internet, "lan": LAN, "hosts": Hosts} {
 		if got, err := ParseMode(in); err != nil || got != want {
