@@ -191,20 +191,27 @@ func plan(f *uci.File, rules []Rule) (want, have []*uci.Section, diffs []diff) {
 			have = append(have, s)
 		}
 	}
+	byName := make(map[string][]*uci.Section, len(have)) // in file order
+	for _, s := range have {
+		byName[ruleName(s)] = append(byName[ruleName(s)], s)
+	}
 	used := make(map[*uci.Section]bool)
 	for i := range rules {
 		sec := rules[i].section()
-		idx := slices.IndexFunc(have, func(s *uci.Section) bool { return !used[s] && ruleName(s) == rules[i].Name })
+		same := byName[rules[i].Name]
 		switch {
-		case idx < 0:
+		case len(same) == 0:
 			diffs = append(diffs, diff{missing, rules[i].Name})
-		case sameOptions(have[idx], sec):
-			sec = have[idx]
+		case sameOptions(same[0], sec):
+			sec = same[0]
 			used[sec] = true
 		default:
-			used[have[idx]] = true
-			sec.Name = have[idx].Name
+			used[same[0]] = true
+			sec.Name = same[0].Name
 			diffs = append(diffs, diff{edited, rules[i].Name})
+		}
+		if len(same) > 0 {
+			byName[rules[i].Name] = same[1:]
 		}
 		want = append(want, sec)
 	}

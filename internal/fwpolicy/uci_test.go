@@ -31,7 +31,7 @@ func pfx(ss ...string) []netip.Prefix {
 
 // load reads a firewall fixture from testdata and the zones
 // openwrt.FirewallZones finds in it for wg0.
-func load(t *testing.T, name string) (*uci.File, Zones) {
+func load(t testing.TB, name string) (*uci.File, Zones) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
