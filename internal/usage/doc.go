@@ -9,7 +9,9 @@
 // one seen last means such a reset, and the new value is counted from zero.
 // A reset followed by more traffic than before, all between two samples,
 // cannot be told from no reset; callers sample when the interface goes down
-// to keep that window closed.
+// to keep that window closed. A device's first sample counts its counters
+// in full, into the current bucket, so traffic from before wgpanel first
+// saw the device (its first start, a lost snapshot) shows up there.
 //
 // The history lives in RAM. Record writes a snapshot to a file in RAM
 // (/tmp) at most once a minute, and to flash at most once per
