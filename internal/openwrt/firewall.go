@@ -442,3 +442,21 @@ func (s *Store) EnsureWANRule(ctx context.Context) (changes, notes []string, err
 	}
 	return s.updateFirewall(false, func(fw *firewall) (string, string) { return ensureWANRule(fw, port) })
 }
+
+// FirewallZones returns the names of the firewall zones that hold network
+// (the WireGuard interface), the LAN and the WAN in firewall file f, as fw4
+// reads them; a name is "" when there is no such zone. internal/fwpolicy
+// writes its per-device rules between these zones.
+func FirewallZones(f *uci.File, network string) (device, lan, wan string) {
+	fw := readFirewall(f)
+	if z := fw.zoneOf(network); z != nil {
+		device = z.name
+	}
+	if z := fw.lanZone(); z != nil {
+		lan = z.name
+	}
+	if z := fw.wanZone(); z != nil {
+		wan = z.name
+	}
+	return device, lan, wan
+}

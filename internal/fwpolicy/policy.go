@@ -1,0 +1,121 @@
+package fwpolicy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Mode is what one device may reach through the router.
+type Mode string
+
+// The access modes. The zero Mode means All.
+const (
+	// All is the default: the LAN and, for "all traffic" devices, the
+	// internet.
+	All Mode = "all"
+	// Internet is the internet only: no LAN and nothing on the router but
+	// its DNS. For a guest.
+	Internet Mode = "internet"
+	// LAN is the LAN only: nothing beyond the router's WAN.
+	LAN Mode = "lan"
+	// Hosts is the listed LAN addresses only, and the router's DNS.
+	Hosts Mode = "hosts"
+)
+
+// ParseMode reads an access mode as the API, the CLI and UCI spell it. The
+// empty string is All.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
+	case "":
+		return All, nil
+	case All, Internet, LAN, Hosts:
+		return m, nil
+	}
+	return "", fmt.Errorf("%q is not an access mode: use all, internet, lan or hosts", s)
+}
+
+// Device is one WireGuard device as far as access goes.
+type Device struct {
+	Name      string
+	Addresses []netip.Prefix // its tunnel addresses (AllowedIPs on the server)
+	Mode      Mode
+	Hosts     []netip.Prefix // Hosts mode only: the LAN addresses it may reach
+}
+
+// Policy is the access of every device on one WireGuard interface.
+type Policy struct {
+	Devices []Device
+	// ClientToClient lets devices reach each other's tunnel addresses.
+	ClientToClient bool
+	// Subnets are the tunnel's subnets (the interface's addresses), between
+	// which ClientToClient allows or rejects traffic.
+	Subnets []netip.Prefix
+}
+
+// Validate reports the first device whose access cannot be enforced, in
+// words for the owner.
+func (p *Policy) Validate() error {
+	seen := make(map[string]bool)
+	for _, d := range p.Devices {
+		if strings.TrimSpace(d.Name) == "" {
+			return fmt.Errorf("a device has no name")
+		}
+		if seen[d.Name] {
+			return fmt.Errorf("two devices are named %q", d.Name)
+		}
+		seen[d.Name] = true
+		if _, err := ParseMode(string(d.Mode)); err != nil {
+			return fmt.Errorf("device %s: %w", d.Name, err)
+		}
+		if d.mode() != All && len(d.Addresses) == 0 {
+			return fmt.Errorf("device %s has no tunnel address, so its access cannot be limited", d.Name)
+		}
+		if d.mode() == Hosts && len(d.Hosts) == 0 {
+			return fmt.Errorf("device %s may reach only listed hosts, but none is listed", d.Name)
+		}
+		for _, a := range append(append([]netip.Prefix(nil), d.Addresses...), d.Hosts...) {
+			if !a.IsValid() {
+				return fmt.Errorf("device %s has an invalid address", d.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Device) mode() Mode {
+	if d.Mode == "" {
+		return All
+	}
+	return d.Mode
+}
+
+// label is how a rule name describes the device's mode, after the device
+// name: "tablet – internet only".
+func (d *Device) label() string {
+	switch d.mode() {
+	case Internet:
+		return d.Name + " – internet only"
+	case LAN:
+		return d.Name + " – LAN only"
+	case Hosts:
+		return d.Name + " – only " + joinPrefixes(d.Hosts, ", ")
+	}
+	return d.Name
+}
+
+// joinPrefixes writes single addresses without their /32 or /128.
+func joinPrefixes(ps []netip.Prefix, sep string) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = prefixString(p)
+	}
+	return strings.Join(s, sep)
+}
+
+func prefixString(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.Masked().String()
+}
