@@ -392,6 +392,14 @@ func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Add
 // at all, so that a request that fails changes nothing. An interface that
 // is merely down is fine: the change takes effect when it comes up.
 func (s *Service) requireReachable(ctx context.Context) error {
+	if p, ok := s.dev.(prober); ok {
+		// The cheap check: the change itself finds out whether the server
+		// exists, under the store's lock.
+		if err := p.Reachable(); errors.Is(err, ErrDeviceUnreachable) {
+			return &Error{Code: EUNAVAILABLE, Message: err.Error(), Err: err}
+		}
+		return nil
+	}
 	cfg, err := s.load(ctx)
 	if err != nil {
 		return err
@@ -400,6 +408,12 @@ func (s *Service) requireReachable(ctx context.Context) error {
 		return &Error{Code: EUNAVAILABLE, Message: err.Error(), Err: err}
 	}
 	return nil
+}
+
+// prober is a Device that can tell whether WireGuard is reachable without
+// reading a device (wgdev.Client); State dumps every peer.
+type prober interface {
+	Reachable() error
 }
 
 // restore puts the stored peer with the given key back to old (nil: no such
@@ -598,10 +612,6 @@ func (s *Service) Reconcile(ctx context.Context) (*Changes, error) {
 			return ch, err
 		}
 		ch.Removed = append(ch.Removed, d.PublicKey)
-	}
-	if !ch.Empty() {
-		s.log.Info("reconciled device with configuration", "interface", ifname,
-			"added", len(ch.Added), "updated", len(ch.Updated), "removed", len(ch.Removed))
 	}
 	return ch, nil
 }
