@@ -25,6 +25,10 @@ const (
 	// DefaultPageOpen is how long after its last request the page counts as
 	// open; the page polls every few seconds while visible.
 	DefaultPageOpen = 30 * time.Second
+	// maxWaitQuiets bounds the wait for quiet, in Quiet periods: events
+	// that never pause (a flapping link) still get a reconcile within
+	// about 1.5 s of the first.
+	maxWaitQuiets = 5
 )
 
 // Config is what the loop acts on. Reconcile is required.
@@ -133,8 +137,9 @@ func (l *Loop) Run(ctx context.Context) {
 	defer sample.Stop()
 
 	var (
-		pending  bool // a reconcile waits for the quiet timer
-		sampling bool // the sample timer is armed
+		pending  bool      // a reconcile waits for the quiet timer
+		since    time.Time // when the first pending event came
+		sampling bool      // the sample timer is armed
 	)
 	pageOpen := func() bool {
 		l.mu.Lock()
@@ -158,8 +163,12 @@ func (l *Loop) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-l.changed:
-			pending = true
-			quiet.Reset(l.cfg.Quiet)
+			now := clk.Now()
+			if !pending {
+				pending, since = true, now
+			}
+			wait := min(l.cfg.Quiet, since.Add(maxWaitQuiets*l.cfg.Quiet).Sub(now))
+			quiet.Reset(max(wait, 0))
 		case <-quiet.C():
 			if !pending {
 				continue

@@ -146,6 +146,24 @@ func TestBurstOfEventsGivesOneReconcileAfterQuiet(t *testing.T) {
 	}
 }
 
+func TestEventsThatNeverPauseStillReconcile(t *testing.T) {
+	h := start(t)
+	h.idle()
+	// An event every 250 ms, never 300 ms of quiet: the reconcile comes
+	// 1.5 s after the first event all the same.
+	h.loop.Changed("interface") // at T
+	h.clk.waitArmed(t, quiet)
+	for i := 1; i <= 5; i++ {
+		h.clk.Advance(250 * time.Millisecond)
+		h.wantReconciles(0)
+		h.loop.Changed("interface") // at T+250ms*i
+		left := min(quiet, 1500*time.Millisecond-time.Duration(i)*250*time.Millisecond)
+		h.clk.waitArmed(t, left) // 250 ms after the last event
+	}
+	h.clk.Advance(250 * time.Millisecond) // T+1.5s
+	h.wantReconciles(1)
+}
+
 func TestReconcileErrorIsLoggedAndLoopGoesOn(t *testing.T) {
 	h := start(t)
 	h.failNext.Store(true)
