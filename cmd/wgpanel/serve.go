@@ -34,6 +34,12 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	if _, err := g.parse("serve", fset, args); err != nil {
 		return err
 	}
+	// The hotplug script's SIGUSR1 may come while serve is still starting
+	// (netifd brings the interface up at boot as procd starts serve); its
+	// default action would end serve. It is kept until the loop runs.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	if g.devMode() {
 		if err := g.prepareDev(ctx); err != nil {
 			return err
@@ -97,7 +103,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	diag := g.diagnostics(e)
-	loop := g.follow(ctx, e, diag, cfg.Settings.Interface)
+	loop := g.follow(ctx, e, diag, cfg.Settings.Interface, usr1)
 	handler := pageWatch(api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag}), loop)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -140,7 +146,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 // network and wgpanel files, and SIGUSR1 (the hotplug script's ifup), and
 // samples the device for the doctor while the page is open or a peer is
 // connected. Nothing wakes it while idle.
-func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, ifname string) *follow.Loop {
+func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, ifname string, usr1 <-chan os.Signal) *follow.Loop {
 	log := e.log.With("component", "follow")
 	loop := follow.New(follow.Config{
 		Reconcile: e.svc.Reconcile,
@@ -160,10 +166,7 @@ func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, ifname 
 	if err := follow.WatchDir(ctx, string(e.dir), []string{"network", "wgpanel"}, loop.Changed, log); err != nil {
 		log.Warn("cannot follow configuration changes; run wgpanel reconcile after editing the configuration", "err", err.Error())
 	}
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
 	go func() {
-		defer signal.Stop(usr1)
 		for {
 			select {
 			case <-ctx.Done():
