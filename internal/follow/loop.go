@@ -200,6 +200,10 @@ func (l *Loop) Reconcile(ctx context.Context, reason string) {
 		reasons = append([]string{reason}, reasons...)
 	}
 	reason = strings.Join(reasons, ",")
+	if reason == "" {
+		// The events were handled by an earlier reconcile already.
+		reason = "recheck"
+	}
 	l.reasons = nil
 	l.mu.Unlock()
 	start := l.cfg.Clock.Now()
