@@ -98,6 +98,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return g.setup(ctx, args)
 	case "doctor":
 		return g.doctor(ctx, args)
+	case "settings":
+		return g.settings(ctx, args)
+	case "reachability":
+		return g.reachability(ctx, args)
 	case "help":
 		fs.Usage()
 		return nil

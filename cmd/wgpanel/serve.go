@@ -99,7 +99,8 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	diag := g.diagnostics(e)
-	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag})
+	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
+		Settings: e.store, Reach: reacher(diag, log.With("component", "reach"))})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)

@@ -29,6 +29,9 @@ type PeerJSON struct {
 	RxBytes  int64   `json:"rx_bytes"`
 	TxBytes  int64   `json:"tx_bytes"`
 	Online   bool    `json:"online"`
+	// ConfigStale: the device's config predates a change of endpoint,
+	// DNS, MTU or server key; it must scan the code again.
+	ConfigStale bool `json:"config_stale"`
 }
 
 func toPeerJSON(v *vpn.PeerView) PeerJSON {
@@ -43,6 +46,7 @@ func toPeerJSON(v *vpn.PeerView) PeerJSON {
 		RxBytes:        v.RxBytes,
 		TxBytes:        v.TxBytes,
 		Online:         v.Online,
+		ConfigStale:    v.ConfigStale,
 	}
 	if !v.LatestHandshake.IsZero() {
 		t := v.LatestHandshake.UTC().Truncate(time.Second)

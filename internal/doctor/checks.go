@@ -62,6 +62,11 @@ func (c *checker) udp() string {
 	return "the WireGuard port"
 }
 
+// WAN returns the router's WAN address and gateway, as the checks see
+// them: live from the runtime when known, else the static ones in the
+// network file. Either is invalid when unknown.
+func (in Input) WAN() (netip.Prefix, netip.Addr) { return in.wanAddr() }
+
 // wanAddr returns the router's WAN address and gateway: live from the
 // runtime when known, else the static ones in the network file.
 func (in Input) wanAddr() (netip.Prefix, netip.Addr) {

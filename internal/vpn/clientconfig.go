@@ -1,6 +1,8 @@
 package vpn
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -62,6 +64,31 @@ func joinPrefixes(ps []netip.Prefix) string {
 		s[i] = p.String()
 	}
 	return strings.Join(s, ", ")
+}
+
+// ConfigStamp digests what every client config of cfg's server shares and
+// the owner can change after a phone has scanned its code: the endpoint
+// (host and port), the DNS servers, the MTU and the server's public key. A
+// peer whose stored stamp differs from the current one carries an old
+// config: the page marks it "re-scan needed". A digest, rather than a
+// generation counter, needs no write when a setting is changed and changed
+// back, and no bookkeeping in every place that changes a setting (the
+// page, the CLI, LuCI, an editor). It holds no secret.
+func ConfigStamp(cfg *Config) string {
+	if cfg == nil || cfg.Server == nil {
+		return ""
+	}
+	cc, _ := buildClientConfig(cfg, &Peer{}, wgtypes.Key{})
+	return cc.stamp()
+}
+
+func (c *ClientConfig) stamp() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "endpoint=%s\nmtu=%d\nserver=%s\n", c.Endpoint, c.MTU, c.ServerKey)
+	for _, a := range c.DNS {
+		fmt.Fprintf(h, "dns=%s\n", a)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:6])
 }
 
 // clientKeepalive keeps NAT mappings on the phone's network open.

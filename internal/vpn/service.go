@@ -52,6 +52,9 @@ type PeerView struct {
 	RxBytes         int64
 	TxBytes         int64
 	Online          bool
+	// ConfigStale says that the endpoint, DNS, MTU or server key changed
+	// since the device got its config: it must scan the code again.
+	ConfigStale bool
 }
 
 // Status describes the server and whether its device can be reached.
@@ -177,8 +180,10 @@ func (s *Service) Peers(ctx context.Context) ([]PeerView, error) {
 	}
 	stats := s.stats(cfg.Server.Interface)
 	views := make([]PeerView, len(cfg.Server.Peers))
+	stamp := ConfigStamp(cfg)
 	for i := range cfg.Server.Peers {
 		views[i] = s.view(&cfg.Server.Peers[i], stats)
+		views[i].ConfigStale = stale(&cfg.Server.Peers[i], stamp)
 	}
 	return views, nil
 }
@@ -226,7 +231,14 @@ func (s *Service) Peer(ctx context.Context, ref string) (PeerView, error) {
 	if p == nil {
 		return PeerView{}, errUnknownPeer(ref)
 	}
-	return s.view(p, s.stats(cfg.Server.Interface)), nil
+	v := s.view(p, s.stats(cfg.Server.Interface))
+	v.ConfigStale = stale(p, ConfigStamp(cfg))
+	return v, nil
+}
+
+// stale reports whether p's device has a config older than stamp.
+func stale(p *Peer, stamp string) bool {
+	return p.ConfigStamp != "" && p.ConfigStamp != stamp
 }
 
 func errUnknownPeer(ref string) *Error {
@@ -361,6 +373,7 @@ func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Add
 			Tunnel:       tunnel,
 			Enabled:      true,
 			RouteAllowed: true,
+			ConfigStamp:  ConfigStamp(cfg),
 		}
 		if cfg.Settings.KeepPrivateKeys {
 			peer.PrivateKey = &priv
@@ -545,6 +558,21 @@ func (s *Service) PeerConfig(ctx context.Context, key wgtypes.Key) (name, config
 		return "", "", Errorf(ECONFLICT, "The private key of %s was not kept, so its config cannot be shown again; remove it and add it anew.", p.Name)
 	}
 	cc, _ := buildClientConfig(cfg, p, *p.PrivateKey)
+	if stamp := cc.stamp(); p.ConfigStamp != stamp {
+		// The owner is shown the current config: once the device scans
+		// it, it is up to date. Written only when it changed.
+		err := s.store.UpdateServer(ctx, func(c *Config) error {
+			if c.Server != nil {
+				if q := peerByKey(c.Server, key); q != nil {
+					q.ConfigStamp = stamp
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Warn("recording the config shown", "name", p.Name, "err", err)
+		}
+	}
 	return p.Name, cc.String(), nil
 }
 
