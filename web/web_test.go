@@ -113,7 +113,9 @@ func TestElementIDs(t *testing.T) {
 		"config-text", "config-download", "config-close", "rename-name", "rename-submit", "rename-error",
 		"delete-confirm", "delete-error", "peers", "logout", "setup", "setup-endpoint", "setup-endpoint-error",
 		"setup-error", "setup-submit", "setup-changes", "setup-notes", "setup-close", "main-view", "doctor",
-		"doctor-run", "doctor-error", "doctor-checks"} {
+		"doctor-run", "doctor-error", "doctor-checks", "verdict", "verdict-summary", "verdict-fix-button",
+		"discover", "endpoint", "endpoint-save", "endpoint-suggestions", "endpoint-warning", "wait", "wait-text",
+		"doctor-summary", "doctor-ok"} {
 		if !ids[id] {
 			t.Errorf("index.html lacks #%s", id)
 		}
@@ -121,9 +123,9 @@ func TestElementIDs(t *testing.T) {
 	if !strings.Contains(html, `data-fix=`) {
 		t.Error("the doctor's check row lacks a data-fix button")
 	}
-	for _, action := range []string{"qr", "rename", "disable", "enable", "delete"} {
+	for _, action := range []string{"qr", "rename", "toggle", "delete", "rescan"} {
 		if !strings.Contains(html, `data-action="`+action+`"`) {
-			t.Errorf("the peer row lacks a data-action=%q button", action)
+			t.Errorf("the peer row lacks a data-action=%q control", action)
 		}
 	}
 }

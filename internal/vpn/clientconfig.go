@@ -131,7 +131,7 @@ func buildClientConfig(cfg *Config, p *Peer, priv wgtypes.Key) (*ClientConfig, [
 	host := strings.TrimSpace(cfg.Settings.Endpoint)
 	switch {
 	case host == "":
-		warnings = append(warnings, "No endpoint is set, so the phone does not know where to reach the router: set the router's public address or DDNS name (wgpanel setup --endpoint HOST) and show the config again.")
+		warnings = append(warnings, "No endpoint is set, so the phone does not know where to reach the router: enter the router's public address or DDNS name in the Endpoint field at the top of the page (or run wgpanel settings --endpoint HOST), then show the QR code again.")
 	case srv.ListenPort == 0:
 		warnings = append(warnings, fmt.Sprintf("The interface %s has no fixed listen port, so the phone cannot reach it: set listen_port (51820 is usual).", srv.Interface))
 	default:

@@ -153,7 +153,7 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 		st.DeviceUp = true
 	}
 	if st.Endpoint == "" {
-		st.Warnings = append(st.Warnings, "No endpoint is set: phones need the router's public address or DDNS name in their config (wgpanel setup --endpoint HOST).")
+		st.Warnings = append(st.Warnings, "No endpoint is set: phones need the router's public address or DDNS name in their config (the Endpoint field, or wgpanel settings --endpoint HOST).")
 	} else if a, err := netip.ParseAddr(strings.Trim(st.Endpoint, "[]")); err == nil && isNonPublic(a) {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("The endpoint %s is not a public address: phones outside your home cannot reach it.", a))
 	}
