@@ -110,7 +110,7 @@ func TestBrowserAddPhone(t *testing.T) {
 
 	// Disable: the row says so, the device drops the peer, the phone's
 	// packets go nowhere.
-	p.Step("disable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=disable]`, id))))
+	p.Step("disable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] input[data-action=toggle]`, id))))
 	p.WaitFor("the row to show disabled", row+`.classList.contains('peer-disabled')`, 10*time.Second)
 	if tp.onDevice(key) {
 		t.Errorf("after Disable in the page: the phone %s is still on the device", key)
@@ -123,7 +123,7 @@ func TestBrowserAddPhone(t *testing.T) {
 	// again. Its old session died with the peer, so wait for the phone's
 	// next handshake: WireGuard starts one when a sent packet has had no
 	// answer for 15 s (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT).
-	p.Step("enable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=enable]`, id))))
+	p.Step("enable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] input[data-action=toggle]`, id))))
 	p.WaitFor("the row to show enabled", `!`+row+`.classList.contains('peer-disabled')`, 10*time.Second)
 	if !tp.onDevice(key) {
 		t.Fatalf("after Enable in the page: the phone %s is not on the device", key)
@@ -163,6 +163,7 @@ func TestBrowserAddPhone(t *testing.T) {
 
 	// Delete, confirmed in its dialog.
 	p.Step("delete",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] details.menu summary`, id))),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=delete]`, id))),
 		chromedp.WaitVisible(chromedp.ID("delete-confirm")),
 		chromedp.Click(chromedp.ID("delete-confirm")),

@@ -704,7 +704,7 @@ async function pollWaiting() {
       clearInterval(w.timer);
       w.timer = null;
       $('wait').className = 'wait wait-ok';
-      setText('wait-text', `Connected ✓ ${w.name} is connected.`);
+      setText('wait-text', `Connected ✓ ${w.name} reached your router.`);
       $('wait-findings').hidden = true;
       return;
     }
@@ -803,19 +803,22 @@ function checkRow(c) {
 function renderChecks(checks) {
   const rank = { fail: 0, warn: 1, skip: 2, ok: 3 };
   const sorted = [...checks].sort((a, b) => (rank[a.status] ?? 1) - (rank[b.status] ?? 1));
-  const open = sorted.filter((c) => c.status !== 'ok');
-  const passed = sorted.filter((c) => c.status === 'ok');
+  const open = sorted.filter((c) => c.status === 'fail' || c.status === 'warn');
+  const passed = sorted.filter((c) => c.status === 'ok' || c.status === 'skip');
   $('doctor-checks').replaceChildren(...open.map(checkRow));
   $('doctor-ok-checks').replaceChildren(...passed.map(checkRow));
   $('doctor-ok').hidden = passed.length === 0;
-  setText('doctor-ok-summary', `${passed.length} ${passed.length === 1 ? 'check' : 'checks'} passed`);
+  const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  const oks = checks.filter((c) => c.status === 'ok').length;
+  const skips = checks.filter((c) => c.status === 'skip').length;
+  setText('doctor-ok-summary', count(oks, 'check', 'checks') + ' passed' + (skips ? `, ${skips} not checked` : ''));
   const fails = checks.filter((c) => c.status === 'fail').length;
   const warns = checks.filter((c) => c.status === 'warn').length;
   const parts = [];
-  if (fails) parts.push(`${fails} ${fails === 1 ? 'problem' : 'problems'}`);
-  if (warns) parts.push(`${warns} ${warns === 1 ? 'warning' : 'warnings'}`);
+  if (fails) parts.push(count(fails, 'problem', 'problems'));
+  if (warns) parts.push(count(warns, 'warning', 'warnings'));
   const summary = parts.length ? `${parts.join(' and ')} found; what to do is below each.`
-    : `All ${passed.length} checks passed.`;
+    : `No problems found: ${count(oks, 'check', 'checks')} passed` + (skips ? `; ${skips} do not apply here.` : '.');
   setText('doctor-summary', summary);
   $('doctor-summary').className = `doctor-summary ${fails ? 'bad' : warns ? 'meh' : 'good'}`;
   $('doctor-summary').hidden = false;
