@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -198,7 +197,8 @@ func keyID(t testing.TB, key string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-var passwordLine = regexp.MustCompile(`(?m)^Web UI password: (\S+)$`)
+// passwordLine finds the password in the box serve prints once started.
+var passwordLine = regexp.MustCompile(`(?m)^│ Web UI password: (\S+) +│$`)
 
 // webPassword returns the password serve printed on its first start.
 func webPassword(t testing.TB, tp *topo) string {
@@ -250,8 +250,11 @@ func openBrowser(t *testing.T, ns string) *browserPage {
 	}
 	wrapper := filepath.Join(t.TempDir(), "chromium-in-netns")
 	script := fmt.Sprintf("#!/bin/sh\nexec '%s' netns exec '%s' '%s' \"$@\"\n", ipPath, ns, chromium)
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
+	// A child process writes the script: a write descriptor of this
+	// process, inherited by a parallel test's fork, would make exec fail
+	// with "text file busy".
+	if r := runInput(quickTimeout, nil, strings.NewReader(script), "sh", "-c", `cat > "$0" && chmod 755 "$0"`, wrapper); r.err != nil {
+		t.Fatalf("write the chromium wrapper: %v", r)
 	}
 
 	p := &browserPage{t: t, Browser: browsertest.Start(t, browsertest.Options{

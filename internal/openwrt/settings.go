@@ -380,3 +380,7 @@ func setOption(f *uci.File, name, value string) {
 func (s *Store) SetPasswordHash(ctx context.Context, hash string) error {
 	return s.SetSetting(ctx, setPasswordHash, hash)
 }
+
+// SettingsPath returns the path of /etc/config/wgpanel in this store's
+// directory, for messages.
+func (s *Store) SettingsPath() string { return s.dir.Path(pkgSettings) }
