@@ -165,6 +165,41 @@ func TestPageInBrowser(t *testing.T) {
 		t.Errorf("store has %d peers after delete; want 0", n)
 	}
 
+	// A device that does not connect: after the wait (shortened here from
+	// two minutes) the dialog shows the doctor's findings that explain it.
+	step("shorten the wait", chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.waitMs = '1500'`))
+	step("add a tablet that never connects",
+		chromedp.Click(chromedp.ID("add-open")),
+		chromedp.WaitVisible(chromedp.ID("add-name")),
+		chromedp.SetValue(chromedp.ID("add-name"), "tablet"),
+		chromedp.Click(chromedp.ID("add-submit")),
+		chromedp.WaitVisible(chromedp.ID("wait")),
+	)
+	if got := eval(`document.getElementById('wait-text').textContent`); got != "Waiting for tablet to connect…" {
+		t.Errorf("wait text = %q; want Waiting for tablet to connect…", got)
+	}
+	waitFor("the doctor's findings in the dialog", `!document.getElementById('wait-findings').hidden`)
+	if got := eval(`document.getElementById('wait-findings').textContent`); !strings.Contains(got, fakeRuleFinding) || !strings.Contains(got, fakeNATFix) {
+		t.Errorf("findings = %q; want the failing rule first and the NAT advice", got)
+	}
+	step("close the tablet's dialog", chromedp.Click(chromedp.ID("config-close")))
+
+	// A 64-character name without spaces wraps inside its row, and every
+	// control of the row stays a 44 px tap target.
+	long := strings.Repeat("a", 30) + "-" + strings.Repeat("b", 33)
+	longID := e.add(long, "split").Peer.ID
+	longRow := fmt.Sprintf(`document.querySelector('li[data-id=%q]')`, longID)
+	waitFor("the long name's row", longRow+` !== null`)
+	noOverflow("a 64-character name")
+	if got := eval(`String(` + longRow + `.querySelector('.peer-name').getBoundingClientRect().right <= ` + longRow + `.getBoundingClientRect().right)`); got != "true" {
+		t.Errorf("the 64-character name sticks out of its row")
+	}
+	for _, sel := range []string{".switch", "details.menu summary", ".peer-details summary"} {
+		if got := eval(`(() => { const r = ` + longRow + `.querySelector('` + sel + `').getBoundingClientRect(); return String(r.width >= 44 && r.height >= 44); })()`); got != "true" {
+			t.Errorf("%s is smaller than 44 px", sel)
+		}
+	}
+
 	step("log out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("login-password")))
 	if got := eval(`document.getElementById('login-error').textContent`); !strings.Contains(got, "logged out") {
 		t.Errorf("after logout the login says %q; want that the owner is logged out", got)

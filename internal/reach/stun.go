@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -50,8 +51,15 @@ func Discover(ctx context.Context, server string, timeout time.Duration) (netip.
 	if err != nil {
 		host, port = server, stunDefaultPort
 	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
-	if err != nil || len(ips) == 0 {
+	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
+	var ip netip.Addr
+	for _, a := range addrs {
+		if x, perr := netip.ParseAddr(a); perr == nil && x.Unmap().Is4() {
+			ip = x.Unmap()
+			break
+		}
+	}
+	if err != nil || !ip.IsValid() {
 		if ctx.Err() != nil {
 			return netip.AddrPort{}, fmt.Errorf("the STUN server %s: %w within %s (its name did not resolve)", server, ErrNoAnswer, seconds(timeout))
 		}
@@ -61,9 +69,9 @@ func Discover(ctx context.Context, server string, timeout time.Duration) (netip.
 	if err != nil || p == 0 {
 		return netip.AddrPort{}, fmt.Errorf("the STUN server %s has no valid port", server)
 	}
-	to := netip.AddrPortFrom(ips[0].Unmap(), uint16(p))
-
-	conn, err := net.ListenUDP("udp4", nil)
+	// A connected socket receives only the server's datagrams.
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "udp4", netip.AddrPortFrom(ip, uint16(p)).String())
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("opening a UDP socket: %w", err)
 	}
@@ -85,7 +93,7 @@ func Discover(ctx context.Context, server string, timeout time.Duration) (netip.
 	go func() {
 		wait := stunFirstRetransmit
 		for range 3 {
-			if _, err := conn.WriteToUDPAddrPort(req, to); err != nil {
+			if _, err := conn.Write(req); err != nil {
 				return
 			}
 			select {
@@ -98,15 +106,13 @@ func Discover(ctx context.Context, server string, timeout time.Duration) (netip.
 	}()
 	buf := make([]byte, 1500)
 	for range 64 {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		n, err := conn.Read(buf)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || isTimeout(err) {
+			// A refused datagram (ICMP port unreachable) is no answer either.
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || isTimeout(err) || errors.Is(err, syscall.ECONNREFUSED) {
 				return netip.AddrPort{}, fmt.Errorf("the STUN server %s: %w within %s", server, ErrNoAnswer, seconds(timeout))
 			}
 			return netip.AddrPort{}, fmt.Errorf("reading the STUN answer: %w", err)
-		}
-		if from.Addr().Unmap() != to.Addr() || from.Port() != to.Port() {
-			continue
 		}
 		if ap, ok := parseBindingSuccess(buf[:n], txID); ok {
 			return ap, nil
