@@ -98,8 +98,10 @@ type memDir struct {
 }
 
 func (d *memDir) Stat() (fs.FileInfo, error) { return fileInfo{name: ".", dir: true}, nil }
-func (d *memDir) Read([]byte) (int, error)   { return 0, &fs.PathError{Op: "read", Path: ".", Err: fs.ErrInvalid} }
-func (d *memDir) Close() error               { return nil }
+func (d *memDir) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: ".", Err: fs.ErrInvalid}
+}
+func (d *memDir) Close() error { return nil }
 
 func (d *memDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	if d.read {
