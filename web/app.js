@@ -255,7 +255,8 @@ function renderVerdict(v) {
   setText('verdict-fix', v.fix);
   $('verdict-fix').hidden = !v.fix;
   $('verdict-fix-button').hidden = !(v.fix_ids && v.fix_ids.length);
-  $('discover').hidden = !v.can_discover || v.discovered;
+  // Asking a STUN server helps only while the way in is in doubt.
+  $('discover').hidden = !v.can_discover || v.discovered || VERDICT_OK[v.verdict] === true;
   $('discover-note').hidden = $('discover').hidden;
   renderSuggestions();
 }
