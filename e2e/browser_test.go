@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -110,7 +109,7 @@ func TestBrowserAddPhone(t *testing.T) {
 
 	// Disable: the row says so, the device drops the peer, the phone's
 	// packets go nowhere.
-	p.Step("disable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=disable]`, id))))
+	p.Step("disable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] input[data-action=toggle]`, id))))
 	p.WaitFor("the row to show disabled", row+`.classList.contains('peer-disabled')`, 10*time.Second)
 	if tp.onDevice(key) {
 		t.Errorf("after Disable in the page: the phone %s is still on the device", key)
@@ -123,7 +122,7 @@ func TestBrowserAddPhone(t *testing.T) {
 	// again. Its old session died with the peer, so wait for the phone's
 	// next handshake: WireGuard starts one when a sent packet has had no
 	// answer for 15 s (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT).
-	p.Step("enable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=enable]`, id))))
+	p.Step("enable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] input[data-action=toggle]`, id))))
 	p.WaitFor("the row to show enabled", `!`+row+`.classList.contains('peer-disabled')`, 10*time.Second)
 	if !tp.onDevice(key) {
 		t.Fatalf("after Enable in the page: the phone %s is not on the device", key)
@@ -163,6 +162,7 @@ func TestBrowserAddPhone(t *testing.T) {
 
 	// Delete, confirmed in its dialog.
 	p.Step("delete",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] details.menu summary`, id))),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#peers li[data-id=%q] button[data-action=delete]`, id))),
 		chromedp.WaitVisible(chromedp.ID("delete-confirm")),
 		chromedp.Click(chromedp.ID("delete-confirm")),
@@ -197,7 +197,8 @@ func keyID(t testing.TB, key string) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-var passwordLine = regexp.MustCompile(`(?m)^Web UI password: (\S+)$`)
+// passwordLine finds the password in the box serve prints once started.
+var passwordLine = regexp.MustCompile(`(?m)^│ Web UI password: (\S+) +│$`)
 
 // webPassword returns the password serve printed on its first start.
 func webPassword(t testing.TB, tp *topo) string {
@@ -249,8 +250,11 @@ func openBrowser(t *testing.T, ns string) *browserPage {
 	}
 	wrapper := filepath.Join(t.TempDir(), "chromium-in-netns")
 	script := fmt.Sprintf("#!/bin/sh\nexec '%s' netns exec '%s' '%s' \"$@\"\n", ipPath, ns, chromium)
-	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
+	// A child process writes the script: a write descriptor of this
+	// process, inherited by a parallel test's fork, would make exec fail
+	// with "text file busy".
+	if r := runInput(quickTimeout, nil, strings.NewReader(script), "sh", "-c", `cat > "$0" && chmod 755 "$0"`, wrapper); r.err != nil {
+		t.Fatalf("write the chromium wrapper: %v", r)
 	}
 
 	p := &browserPage{t: t, Browser: browsertest.Start(t, browsertest.Options{

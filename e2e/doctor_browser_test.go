@@ -21,7 +21,7 @@ import (
 func TestBrowserDoctorPanel(t *testing.T) {
 	t.Parallel()
 	testutil.RequireCommand(t, "chromium")
-	firewall := filepath.Join("..", "..", "shared", "fixtures", "openwrt", "firewall.default")
+	firewall := filepath.Join("testdata", "firewall.default")
 	tp := newTopo(t, topoOptions{beforeServe: func(tp *topo) {
 		if err := os.MkdirAll(tp.configDir, 0o700); err != nil {
 			t.Fatal(err)
@@ -37,7 +37,7 @@ func TestBrowserDoctorPanel(t *testing.T) {
 	p.WaitFor("the doctor's checks", `document.querySelectorAll('#doctor-checks li[data-check]').length > 0`, 15*time.Second)
 
 	row := func(id string) string {
-		return `document.querySelector('#doctor-checks li[data-check="` + id + `"]')`
+		return `document.querySelector('#doctor li[data-check="` + id + `"]')`
 	}
 	for _, id := range []string{"interface.exists", "interface.up", "interface.key", "interface.port", "endpoint"} {
 		if cls := p.Eval(`(` + row(id) + ` || {className: 'missing'}).className`); !strings.Contains(cls, "check-ok") {

@@ -418,7 +418,9 @@ func (tp *topo) startServe(router bool) {
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), serveTimeout)
-	cmd := command(ctx, nil, argv...)
+	// serve --dev records its state directory in the runtime directory
+	// for other commands; each topology keeps that record to itself.
+	cmd := command(ctx, append(baseEnv(""), "XDG_RUNTIME_DIR="+tp.dir), argv...)
 	cmd.Stdout = &tp.serveLog
 	cmd.Stderr = &tp.serveLog
 	if err := cmd.Start(); err != nil {

@@ -5,8 +5,13 @@
 'use strict';
 
 const REFRESH_MS = 5000;
+// While the dialog of a new device is open, the list is polled this often
+// for its first handshake, and after WAIT_MS the doctor explains the wait.
+// (A test may shorten WAIT_MS with <html data-wait-ms>.)
+const WAIT_POLL_MS = 2000;
+const WAIT_MS = 120000;
 const TUNNEL_LABELS = { split: 'home network only', full: 'all traffic' };
-const CHECK_LABELS = { ok: 'OK', warn: 'Warning', fail: 'Problem' };
+const CHECK_LABELS = { ok: 'OK', warn: 'Warning', fail: 'Problem', skip: 'Not checked' };
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,6 +29,11 @@ let blobURL = null;
 // setupGen counts setups, so that a status read before one is not shown.
 let firstRun = false;
 let setupGen = 0;
+// status is the last /api/status answer; verdict the last reachability.
+let status = null;
+let verdict = null;
+// waiting is the new device whose first handshake the dialog waits for.
+let waiting = null;
 const SETUP_HINT = $('setup-endpoint-hint').textContent;
 
 class ApiError extends Error {
@@ -132,6 +142,8 @@ function showApp() {
   $('logout').hidden = false;
   refresh();
   startRefresh();
+  loadVerdict();
+  loadSettings();
 }
 
 function startRefresh() {
@@ -197,21 +209,155 @@ async function refreshPeers() {
 }
 
 function renderStatus(st) {
+  const was = status;
+  status = st;
   showFirstRun(!st.configured, st.interface);
   setText('status-interface', st.interface || '–');
   setText('status-endpoint', st.endpoint || 'not set');
+  if (!endpointDirty()) $('endpoint').value = st.endpoint || '';
+  if (was && was.configured !== st.configured) loadVerdict();
   setText('status-port', st.listen_port ? String(st.listen_port) : '–');
   const dev = $('status-device');
   dev.textContent = st.device_up ? 'running' : 'not reachable';
   dev.className = st.device_up ? 'up' : 'down';
   setText('status-device-error', st.device_error);
-  const ul = $('status-warnings');
-  ul.replaceChildren(...(st.warnings || []).map((w) => {
-    const li = document.createElement('li');
-    li.textContent = w;
-    return li;
+  // The verdict and the Endpoint field say what the endpoint warnings say.
+  listItems('status-warnings', (st.warnings || []).filter((w) => !/endpoint/i.test(w)));
+}
+
+// ---- Verdict and endpoint ----
+
+const VERDICT_OK = { reachable: true };
+
+function endpointDirty() {
+  return document.activeElement === $('endpoint') || $('endpoint').dataset.dirty === '1';
+}
+
+async function loadVerdict() {
+  if (firstRun) return;
+  try {
+    renderVerdict(await api('GET', '/api/reachability'));
+    setText('verdict-error', '');
+  } catch (e) {
+    // A server without the check (503) shows no verdict at all.
+    $('verdict').hidden = e.status !== 503 ? $('verdict').hidden : true;
+    if (e.status !== 503 && e.status !== 401) setText('verdict-error', e.message);
+  }
+}
+
+function renderVerdict(v) {
+  verdict = v;
+  const box = $('verdict');
+  box.hidden = false;
+  box.className = `card verdict verdict-${VERDICT_OK[v.verdict] ? 'ok' : 'todo'}`;
+  box.dataset.verdict = v.verdict;
+  setText('verdict-summary', (VERDICT_OK[v.verdict] ? '✓ ' : '') + v.summary);
+  setText('verdict-fix', v.fix);
+  $('verdict-fix').hidden = !v.fix;
+  $('verdict-fix-button').hidden = !(v.fix_ids && v.fix_ids.length);
+  // Asking a STUN server helps only while the way in is in doubt.
+  $('discover').hidden = !v.can_discover || v.discovered || VERDICT_OK[v.verdict] === true;
+  $('discover-note').hidden = $('discover').hidden;
+  renderSuggestions();
+}
+
+// renderSuggestions offers the endpoints wgpanel knows, except the one set.
+function renderSuggestions() {
+  const current = status ? status.endpoint : '';
+  const list = ((verdict && verdict.suggestions) || []).filter((s) => s.value !== current);
+  $('endpoint-suggestions').replaceChildren(...list.map((s) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'chip';
+    b.dataset.value = s.value;
+    b.textContent = `Use ${s.value} (${s.why})`;
+    return b;
   }));
 }
+
+async function loadSettings() {
+  try {
+    const st = await api('GET', '/api/settings');
+    showEndpointWarning(st.warnings);
+  } catch (e) {
+    if (e.status === 503) $('endpoint-save').disabled = true;
+  }
+}
+
+function showEndpointWarning(warnings) {
+  const msg = (warnings && warnings.endpoint) || '';
+  setText('endpoint-warning', msg);
+  $('endpoint-warning').hidden = !msg;
+}
+
+$('endpoint').addEventListener('input', () => {
+  $('endpoint').dataset.dirty = '1';
+  setText('endpoint-saved', '');
+});
+
+async function saveEndpoint(value) {
+  setText('endpoint-error', '');
+  setText('endpoint-saved', '');
+  $('endpoint-save').disabled = true;
+  try {
+    const st = await api('PATCH', '/api/settings', { endpoint: value });
+    $('endpoint').dataset.dirty = '';
+    $('endpoint').value = st.endpoint;
+    showEndpointWarning(st.warnings);
+    setText('endpoint-saved', st.endpoint ? 'Saved. New devices get this endpoint.' : 'Endpoint removed.');
+    await refreshStatus();
+    refreshPeers();
+    loadVerdict();
+  } catch (e) {
+    setText('endpoint-error', e.message);
+    $('endpoint').focus();
+  } finally {
+    $('endpoint-save').disabled = false;
+  }
+}
+
+$('endpoint-form').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  saveEndpoint($('endpoint').value.trim());
+});
+$('endpoint-suggestions').addEventListener('click', (ev) => {
+  const b = ev.target.closest('button[data-value]');
+  if (!b) return;
+  $('endpoint').value = b.dataset.value;
+  saveEndpoint(b.dataset.value);
+});
+
+$('discover').addEventListener('click', async () => {
+  const btn = $('discover');
+  btn.disabled = true;
+  setText('verdict-error', '');
+  const label = btn.textContent;
+  btn.textContent = 'Asking…';
+  try {
+    renderVerdict(await api('POST', '/api/reachability/discover'));
+  } catch (e) {
+    setText('verdict-error', e.message);
+  } finally {
+    btn.disabled = false;
+    btn.textContent = label;
+  }
+});
+
+$('verdict-fix-button').addEventListener('click', async () => {
+  const btn = $('verdict-fix-button');
+  btn.disabled = true;
+  setText('verdict-error', '');
+  try {
+    const data = await api('POST', '/api/doctor/fix', { ids: verdict.fix_ids });
+    listItems('doctor-changes', data.changes);
+    renderChecks(data.checks || []);
+    await loadVerdict();
+  } catch (e) {
+    setText('verdict-error', e.message);
+  } finally {
+    btn.disabled = false;
+  }
+});
 
 // ---- First run: setup ----
 
@@ -286,6 +432,7 @@ $('setup').addEventListener('submit', async (ev) => {
     $('main-view').hidden = false;
     refreshStatus();
     refreshPeers();
+    loadVerdict();
   } catch (e) {
     showFieldError(e, { endpoint: 'setup-endpoint-error' }, 'setup-error');
   } finally {
@@ -344,40 +491,49 @@ function renderPeers(list) {
   $('peers-empty').hidden = list.length > 0;
 }
 
+// peerState says, in words, whether a device is connected.
+function peerState(p) {
+  if (!p.enabled) return 'Disabled';
+  if (!p.latest_handshake) return 'Not connected yet';
+  if (p.online) return `Connected · ${ago(p.latest_handshake)}`;
+  return `Last seen ${ago(p.latest_handshake)}`;
+}
+
 function fillRow(li, p) {
   li.classList.toggle('peer-disabled', !p.enabled);
-  const dot = li.querySelector('.dot');
-  dot.classList.toggle('peer-online', p.online);
-  dot.classList.toggle('peer-offline', !p.online);
-  dot.title = p.online ? 'online' : 'offline';
+  li.classList.toggle('peer-online', p.online);
+  li.querySelector('.dot').classList.toggle('peer-online', p.online);
   li.querySelector('.peer-name').textContent = p.name;
-  li.querySelector('.peer-tunnel').textContent = TUNNEL_LABELS[p.tunnel] || p.tunnel;
-  li.querySelector('.peer-state').hidden = p.enabled;
+  li.querySelector('.peer-state').textContent = peerState(p);
+  const traffic = p.rx_bytes || p.tx_bytes ? `↓ ${humanBytes(p.tx_bytes)} ↑ ${humanBytes(p.rx_bytes)}` : 'No traffic yet';
+  li.querySelector('.peer-traffic').textContent = traffic;
+  li.querySelector('.peer-tunnel').textContent = ` · ${TUNNEL_LABELS[p.tunnel] || p.tunnel}`;
   li.querySelector('.peer-addr').textContent = (p.addresses || []).join(', ');
-  li.querySelector('.peer-handshake').textContent = `handshake ${ago(p.latest_handshake)}`;
-  li.querySelector('.peer-traffic').textContent = `rx ${humanBytes(p.rx_bytes)}, tx ${humanBytes(p.tx_bytes)}`;
-  li.querySelector('.peer-endpoint').textContent = p.endpoint ? `from ${p.endpoint}` : '';
+  li.querySelector('.peer-key').textContent = p.public_key;
+  li.querySelector('.peer-endpoint').textContent = p.endpoint || 'never';
+  const toggle = li.querySelector('[data-action=toggle]');
+  if (!toggle.disabled) toggle.checked = p.enabled;
   li.querySelector('[data-action=qr]').hidden = !p.private_key_kept;
-  li.querySelector('[data-action=disable]').hidden = !p.enabled;
-  li.querySelector('[data-action=enable]').hidden = p.enabled;
+  li.querySelector('.peer-stale').hidden = !(p.config_stale && p.private_key_kept);
+  li.dataset.stale = p.config_stale ? '1' : '';
   fillProblem(li, p);
 }
 
 // fillProblem marks a peer section wgpanel cannot read: it says why, and
-// offers no action, since wgpanel leaves such a peer as it is.
+// offers no control, since wgpanel leaves such a peer as it is.
 function fillProblem(li, p) {
   const odd = Boolean(p.problem);
-  const state = li.querySelector('.peer-state');
-  state.textContent = odd ? 'unreadable' : 'disabled';
   if (odd) {
-    state.hidden = false;
+    li.querySelector('.peer-state').textContent = 'Cannot be read';
     li.querySelector('.peer-name').textContent = p.name || '(no description)';
-    li.querySelector('.peer-error').textContent = `wgpanel cannot read this peer and leaves it as it is: ${p.problem}`;
-    for (const b of li.querySelectorAll('button[data-action]')) b.hidden = true;
+    li.querySelector('.peer-error').textContent = `wgpanel cannot read this device's settings and leaves it as it is: ${p.problem}`;
+    li.querySelector('.peer-stale').hidden = true;
   } else if (li.dataset.odd) {
     li.querySelector('.peer-error').textContent = '';
-    li.querySelector('[data-action=rename]').hidden = false;
-    li.querySelector('[data-action=delete]').hidden = false;
+  }
+  if (odd || li.dataset.odd) {
+    li.querySelector('.switch').hidden = odd;
+    li.querySelector('.menu').hidden = odd;
   }
   if (odd) li.dataset.odd = '1';
   else delete li.dataset.odd;
@@ -388,31 +544,47 @@ function rowError(id, msg) {
   if (li) li.querySelector('.peer-error').textContent = msg || '';
 }
 
-$('peers').addEventListener('click', async (ev) => {
+$('peers').addEventListener('click', (ev) => {
   const btn = ev.target.closest('button[data-action]');
   if (!btn) return;
   const id = btn.closest('li[data-id]').dataset.id;
   const p = peers.get(id);
   if (!p) return;
   rowError(id, '');
+  const menu = btn.closest('details.menu');
+  if (menu) menu.open = false;
   switch (btn.dataset.action) {
     case 'qr':
+    case 'rescan':
       return showSavedConfig(p, btn);
     case 'rename':
       return openRename(p);
     case 'delete':
       return openDelete(p);
-    case 'disable':
-    case 'enable':
-      btn.disabled = true;
-      try {
-        await api('PATCH', `/api/peers/${id}`, { enabled: btn.dataset.action === 'enable' });
-        await refreshPeers();
-      } catch (e) {
-        rowError(id, e.message);
-      } finally {
-        btn.disabled = false;
-      }
+  }
+});
+
+$('peers').addEventListener('change', async (ev) => {
+  const box = ev.target.closest('input[data-action=toggle]');
+  if (!box) return;
+  const id = box.closest('li[data-id]').dataset.id;
+  rowError(id, '');
+  box.disabled = true;
+  try {
+    await api('PATCH', `/api/peers/${id}`, { enabled: box.checked });
+  } catch (e) {
+    box.checked = !box.checked;
+    rowError(id, e.message);
+  } finally {
+    box.disabled = false;
+    refreshPeers();
+  }
+});
+
+// A menu closes when the page is clicked elsewhere.
+document.addEventListener('click', (ev) => {
+  for (const d of document.querySelectorAll('details.menu[open]')) {
+    if (!d.contains(ev.target)) d.open = false;
   }
 });
 
@@ -427,6 +599,7 @@ function showFieldError(e, fields, fallback) {
 $('add-open').addEventListener('click', () => {
   $('add-form').reset();
   for (const id of ['add-name-error', 'add-tunnel-error', 'add-error']) setText(id, '');
+  $('add-no-endpoint').hidden = !status || !!status.endpoint;
   $('add-dialog').showModal();
   $('add-name').focus();
 });
@@ -442,6 +615,7 @@ $('add-form').addEventListener('submit', async (ev) => {
     const res = await api('POST', '/api/peers', { name, tunnel });
     $('add-dialog').close();
     showConfig(res.peer, res.config, res.warnings, res.qr_svg);
+    startWaiting(res.peer);
     refreshPeers();
   } catch (e) {
     showFieldError(e, fields, 'add-error');
@@ -479,7 +653,7 @@ function showConfig(peer, config, warnings, qrSVG) {
   const img = $('qr-img');
   const link = $('config-download');
   if (peer.private_key_kept) {
-    img.src = `/api/peers/${peer.id}/qr.png`;
+    img.src = `/api/peers/${peer.id}/qr.svg`;
     link.href = `/api/peers/${peer.id}/config`;
   } else {
     if (qrSVG) img.src = 'data:image/svg+xml,' + encodeURIComponent(qrSVG);
@@ -510,12 +684,80 @@ $('qr-img').addEventListener('error', () => {
 $('config-close').addEventListener('click', () => $('config-dialog').close());
 // The private key leaves the page when the dialog closes.
 $('config-dialog').addEventListener('close', () => {
+  stopWaiting();
   $('qr-img').removeAttribute('src');
   $('config-download').removeAttribute('href');
   setText('config-text', '');
   if (blobURL) URL.revokeObjectURL(blobURL);
   blobURL = null;
 });
+
+// ---- Waiting for the first handshake ----
+
+// startWaiting shows "Waiting for NAME to connect…" in the config dialog
+// and polls the list, only while the dialog is open, until the device's
+// first handshake; after WAIT_MS it adds the doctor's findings.
+function startWaiting(peer) {
+  stopWaiting();
+  waiting = { id: peer.id, name: peer.name, since: Date.now(), timer: null, explained: false };
+  $('wait').hidden = false;
+  $('wait').className = 'wait';
+  setText('wait-text', `Waiting for ${peer.name} to connect…`);
+  $('wait-findings').hidden = true;
+  waiting.timer = setInterval(pollWaiting, WAIT_POLL_MS);
+}
+
+function stopWaiting() {
+  if (waiting && waiting.timer !== null) clearInterval(waiting.timer);
+  waiting = null;
+  $('wait').hidden = true;
+  $('wait-findings').hidden = true;
+}
+
+async function pollWaiting() {
+  const w = waiting;
+  if (!w || w.busy) return;
+  w.busy = true;
+  try {
+    const data = await api('GET', '/api/peers');
+    if (waiting !== w) return;
+    renderPeers(data.peers || []);
+    const p = (data.peers || []).find((x) => x.id === w.id);
+    if (p && p.latest_handshake) {
+      clearInterval(w.timer);
+      w.timer = null;
+      $('wait').className = 'wait wait-ok';
+      setText('wait-text', `Connected ✓ ${w.name} reached your router.`);
+      $('wait-findings').hidden = true;
+      return;
+    }
+    if (!w.explained && Date.now() - w.since >= (Number(document.documentElement.dataset.waitMs) || WAIT_MS)) {
+      w.explained = true;
+      explainWait(w);
+    }
+  } catch (e) {
+    // The next poll tries again; a 401 has shown the login form.
+  } finally {
+    w.busy = false;
+  }
+}
+
+// explainWait shows the two or three doctor findings that most likely
+// explain why the device has not connected.
+async function explainWait(w) {
+  setText('wait-text', `${w.name} has not connected yet. Is the tunnel switched on in the WireGuard app?`);
+  try {
+    const data = await api('GET', '/api/doctor');
+    if (waiting !== w) return;
+    const rank = { fail: 0, warn: 1 };
+    const bad = (data.checks || []).filter((c) => c.status in rank && c.id !== 'peers.handshake')
+      .sort((a, b) => rank[a.status] - rank[b.status]).slice(0, 3);
+    listItems('wait-findings', bad.map((c) => `${c.finding} ${c.fix}`.trim()));
+    $('wait-findings').hidden = bad.length === 0;
+  } catch (e) {
+    // The doctor is optional here.
+  }
+}
 
 // ---- Rename ----
 
@@ -566,19 +808,43 @@ $('delete-confirm').addEventListener('click', async () => {
 
 // ---- Doctor ----
 
+function checkRow(c) {
+  const li = $('check-template').content.firstElementChild.cloneNode(true);
+  li.dataset.check = c.id;
+  li.classList.add(`check-${c.status}`);
+  li.querySelector('.check-status').textContent = CHECK_LABELS[c.status] || c.status;
+  li.querySelector('.check-finding').textContent = c.finding;
+  li.querySelector('.check-fix').textContent = c.status === 'ok' ? '' : c.fix || '';
+  const btn = li.querySelector('button');
+  btn.dataset.fix = c.id;
+  btn.hidden = !(c.fixable && c.status !== 'ok');
+  return li;
+}
+
+// renderChecks shows a summary, the problems first and the checks that
+// passed folded away.
 function renderChecks(checks) {
-  $('doctor-checks').replaceChildren(...checks.map((c) => {
-    const li = $('check-template').content.firstElementChild.cloneNode(true);
-    li.dataset.check = c.id;
-    li.classList.add(`check-${c.status}`);
-    li.querySelector('.check-status').textContent = CHECK_LABELS[c.status] || c.status;
-    li.querySelector('.check-finding').textContent = c.finding;
-    li.querySelector('.check-fix').textContent = c.fix || '';
-    const btn = li.querySelector('button');
-    btn.dataset.fix = c.id;
-    btn.hidden = !(c.fixable && c.status !== 'ok');
-    return li;
-  }));
+  const rank = { fail: 0, warn: 1, skip: 2, ok: 3 };
+  const sorted = [...checks].sort((a, b) => (rank[a.status] ?? 1) - (rank[b.status] ?? 1));
+  const open = sorted.filter((c) => c.status === 'fail' || c.status === 'warn');
+  const passed = sorted.filter((c) => c.status === 'ok' || c.status === 'skip');
+  $('doctor-checks').replaceChildren(...open.map(checkRow));
+  $('doctor-ok-checks').replaceChildren(...passed.map(checkRow));
+  $('doctor-ok').hidden = passed.length === 0;
+  const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  const oks = checks.filter((c) => c.status === 'ok').length;
+  const skips = checks.filter((c) => c.status === 'skip').length;
+  setText('doctor-ok-summary', count(oks, 'check', 'checks') + ' passed' + (skips ? `, ${skips} not checked` : ''));
+  const fails = checks.filter((c) => c.status === 'fail').length;
+  const warns = checks.filter((c) => c.status === 'warn').length;
+  const parts = [];
+  if (fails) parts.push(count(fails, 'problem', 'problems'));
+  if (warns) parts.push(count(warns, 'warning', 'warnings'));
+  const summary = parts.length ? `${parts.join(' and ')} found; what to do is below each.`
+    : `No problems found: ${count(oks, 'check', 'checks')} passed` + (skips ? `; ${skips} do not apply here.` : '.');
+  setText('doctor-summary', summary);
+  $('doctor-summary').className = `doctor-summary ${fails ? 'bad' : warns ? 'meh' : 'good'}`;
+  $('doctor-summary').hidden = false;
 }
 
 // The doctor runs when asked, never on a refresh: its checks read the
@@ -598,7 +864,7 @@ $('doctor-run').addEventListener('click', async () => {
   }
 });
 
-$('doctor-checks').addEventListener('click', async (ev) => {
+$('doctor').addEventListener('click', async (ev) => {
   const btn = ev.target.closest('button[data-fix]');
   if (!btn) return;
   const row = btn.closest('li');
@@ -610,6 +876,7 @@ $('doctor-checks').addEventListener('click', async (ev) => {
     listItems('doctor-changes', data.changes);
     renderChecks(data.checks || []);
     refreshStatus();
+    loadVerdict();
   } catch (e) {
     row.querySelector('.check-error').textContent = e.message;
     btn.disabled = false;

@@ -3,7 +3,12 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"flag"
+	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -113,7 +118,9 @@ func TestElementIDs(t *testing.T) {
 		"config-text", "config-download", "config-close", "rename-name", "rename-submit", "rename-error",
 		"delete-confirm", "delete-error", "peers", "logout", "setup", "setup-endpoint", "setup-endpoint-error",
 		"setup-error", "setup-submit", "setup-changes", "setup-notes", "setup-close", "main-view", "doctor",
-		"doctor-run", "doctor-error", "doctor-checks"} {
+		"doctor-run", "doctor-error", "doctor-checks", "verdict", "verdict-summary", "verdict-fix-button",
+		"discover", "endpoint", "endpoint-save", "endpoint-suggestions", "endpoint-warning", "wait", "wait-text",
+		"doctor-summary", "doctor-ok"} {
 		if !ids[id] {
 			t.Errorf("index.html lacks #%s", id)
 		}
@@ -121,9 +128,57 @@ func TestElementIDs(t *testing.T) {
 	if !strings.Contains(html, `data-fix=`) {
 		t.Error("the doctor's check row lacks a data-fix button")
 	}
-	for _, action := range []string{"qr", "rename", "disable", "enable", "delete"} {
+	for _, action := range []string{"qr", "rename", "toggle", "delete", "rescan"} {
 		if !strings.Contains(html, `data-action="`+action+`"`) {
-			t.Errorf("the peer row lacks a data-action=%q button", action)
+			t.Errorf("the peer row lacks a data-action=%q control", action)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the .gz files from their sources")
+
+// TestGzippedMatchSources checks that each embedded .gz file holds exactly
+// the source file beside it; with -update (go generate ./web) it writes
+// them anew.
+func TestGzippedMatchSources(t *testing.T) {
+	for _, name := range []string{"index.html", "app.js", "style.css"} {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *update {
+			var buf bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+			zw.Write(src)
+			zw.Close()
+			if err := os.WriteFile(name+".gz", buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if got := readFile(t, name); got != string(src) {
+			t.Errorf("%s.gz does not hold %s as it is now: run go generate ./web", name, name)
+		}
+	}
+}
+
+// TestFSServes checks that the page's files are served from FS as the
+// server does it, the root giving index.html.
+func TestFSServes(t *testing.T) {
+	srv := httptest.NewServer(http.FileServerFS(FS))
+	defer srv.Close()
+	for path, want := range map[string]string{"/": "<!doctype html>", "/app.js": "'use strict';", "/style.css": ":root"} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d %.60q; want 200 with %q", path, res.StatusCode, body, want)
+		}
+	}
+	if res, err := http.Get(srv.URL + "/nothing.js"); err != nil || res.StatusCode != 404 {
+		t.Errorf("GET /nothing.js: %v %v; want 404", res, err)
 	}
 }

@@ -16,7 +16,7 @@ import (
 func testDir(t *testing.T) (dir, ifname string) {
 	t.Helper()
 	ifname = fmt.Sprintf("wgt%d", os.Getpid()%1000000)
-	src, err := os.ReadFile("../../../shared/fixtures/openwrt/network.wireguard-example")
+	src, err := os.ReadFile(filepath.Join("testdata", "network.wireguard-example"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/skip2/go-qrcode"
-
 	"github.com/wgpanel/wgpanel/internal/api"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
@@ -22,6 +20,10 @@ func (g *globals) peer(ctx context.Context, args []string) error {
 		return fmt.Errorf("peer needs a subcommand: add, list, show, remove, enable, disable or rename")
 	}
 	sub, args := args[0], args[1:]
+	if sub == "-h" || sub == "--help" || sub == "-help" || sub == "help" {
+		commandUsage(g.stdout, "peer")
+		return flag.ErrHelp
+	}
 	fs := flag.NewFlagSet("peer "+sub, flag.ContinueOnError)
 	full := fs.Bool("full-tunnel", false, "send all of the device's traffic through the router")
 	qr := fs.Bool("qr", false, "also print the config as a QR code for the WireGuard app")
@@ -109,13 +111,8 @@ func (g *globals) printConfig(cfg string, qr bool) error {
 	if !qr {
 		return nil
 	}
-	code, err := qrcode.New(cfg, qrcode.Medium)
-	if err != nil {
-		return fmt.Errorf("making the QR code: %w", err)
-	}
 	fmt.Fprintln(g.stdout)
-	fmt.Fprint(g.stdout, code.ToSmallString(false))
-	return nil
+	return printQR(g.stdout, g.stderr, cfg)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -124,29 +121,26 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// printPeers lists the devices in the page's words: connected or not,
+// traffic in kB and MB, which traffic goes through the tunnel.
 func printPeers(w io.Writer, peers []vpn.PeerView, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tADDRESSES\tTUNNEL\tSTATE\tHANDSHAKE\tRX\tTX")
+	fmt.Fprintln(tw, "NAME\tSTATE\tTRAFFIC\tSENDS\tADDRESSES")
 	for _, p := range peers {
 		addrs := make([]string, len(p.Addresses))
 		for i, a := range p.Addresses {
 			addrs[i] = a.String()
 		}
-		state := "enabled"
-		switch {
-		case p.Problem != "":
-			state = "unreadable"
-		case !p.Enabled:
-			state = "disabled"
-		case p.Online:
-			state = "online"
+		traffic := "none yet"
+		if p.RxBytes+p.TxBytes > 0 {
+			traffic = fmt.Sprintf("↓ %s ↑ %s", humanBytes(p.TxBytes), humanBytes(p.RxBytes))
 		}
-		hs := "never"
-		if !p.LatestHandshake.IsZero() {
-			hs = now.Sub(p.LatestHandshake).Round(time.Second).String() + " ago"
+		sends := map[vpn.Tunnel]string{vpn.TunnelSplit: "home network only", vpn.TunnelFull: "all traffic"}[p.Tunnel]
+		state := peerState(p, now)
+		if p.ConfigStale {
+			state += " (re-scan needed)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, strings.Join(addrs, ","), p.Tunnel, state, hs,
-			humanBytes(p.RxBytes), humanBytes(p.TxBytes))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, state, traffic, sends, strings.Join(addrs, ","))
 	}
 	tw.Flush()
 	for _, p := range peers {
@@ -165,15 +159,50 @@ func peerName(p vpn.PeerView) string {
 	return "a peer without description"
 }
 
+// peerState says whether a device is connected, as the page does.
+func peerState(p vpn.PeerView, now time.Time) string {
+	switch {
+	case p.Problem != "":
+		return "unreadable"
+	case !p.Enabled:
+		return "disabled"
+	case p.LatestHandshake.IsZero():
+		return "not connected yet"
+	case p.Online:
+		return "connected · " + ago(now.Sub(p.LatestHandshake))
+	}
+	return "last seen " + ago(now.Sub(p.LatestHandshake))
+}
+
+// ago words a duration the way the page does: "20 s ago", "3 days ago".
+func ago(d time.Duration) string {
+	s := int(d.Round(time.Second) / time.Second)
+	switch {
+	case s < 5:
+		return "just now"
+	case s < 60:
+		return fmt.Sprintf("%d s ago", s)
+	case s < 3600:
+		return fmt.Sprintf("%d min ago", s/60)
+	case s < 48*3600:
+		return fmt.Sprintf("%d h ago", s/3600)
+	}
+	return fmt.Sprintf("%d days ago", s/86400)
+}
+
+// humanBytes writes n in decimal units, as the page does: 380 kB, 1.2 MB.
 func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
+	if n < 1000 {
 		return fmt.Sprintf("%d B", n)
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
+	v, units := float64(n)/1000, "kMGTPE"
+	i := 0
+	for v >= 1000 && i < len(units)-1 {
+		v /= 1000
+		i++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	if v < 10 {
+		return fmt.Sprintf("%.1f %cB", v, units[i])
+	}
+	return fmt.Sprintf("%.0f %cB", v, units[i])
 }

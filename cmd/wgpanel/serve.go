@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
@@ -40,6 +44,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
+	g.serving = true
 	if g.devMode() {
 		if err := g.prepareDev(ctx); err != nil {
 			return err
@@ -62,10 +67,12 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		log.Error("reading the configuration", "err", err.Error())
 		cfg = &vpn.Config{Settings: openwrt.DefaultSettings()}
 	}
+	// A first password is made now but stored and shown only once
+	// start-up has succeeded, so that a failed start leaves no password
+	// nobody saw.
+	var firstPW string
 	if g.devMode() && cfg.Settings.Auth == auth.ModePassword && cfg.Settings.PasswordHash == "" {
-		if err := g.firstPassword(ctx, e.store); err != nil {
-			return err
-		}
+		firstPW = auth.GeneratePassword()
 	}
 
 	var link *wgdev.Link
@@ -79,7 +86,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 			Addresses: srv.Addresses, MTU: srv.MTU,
 		}, log.With("component", "wgdev"))
 		if err != nil {
-			return err
+			return startError(err, srv.Interface, srv.ListenPort, e.store.NetworkPath())
 		}
 		defer link.Close()
 		log.Info("interface up", "interface", srv.Interface, "kind", link.Kind(), "port", srv.ListenPort,
@@ -104,10 +111,32 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	}
 	diag := g.diagnostics(e)
 	loop := g.follow(ctx, e, diag, cfg.Settings.Interface, usr1)
-	handler := pageWatch(api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag}), loop)
+	handler := pageWatch(api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
+		Settings: e.store, Reach: reacher(diag, log.With("component", "reach"))}), loop)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot serve the web UI on %s: the port is taken (another wgpanel?); pick another with --listen 127.0.0.1:8081 (or option listen in %s)", addr, e.store.SettingsPath())
+		}
 		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)
+	}
+	// Start-up succeeded: now the settings of this start are saved.
+	if g.devMode() {
+		if err := g.rememberInterface(ctx, e); err != nil {
+			ln.Close()
+			return err
+		}
+		if firstPW != "" {
+			if err := g.storePassword(ctx, e.store, firstPW); err != nil {
+				ln.Close()
+				return err
+			}
+		}
+		if stop, err := g.recordServe(); err != nil {
+			log.Warn("cannot record the state directory for other commands", "err", err.Error())
+		} else {
+			defer stop()
+		}
 	}
 	hs := &http.Server{
 		Handler:           handler,
@@ -120,6 +149,9 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("web UI listening", "url", "http://"+ln.Addr().String())
+	if firstPW != "" {
+		printPasswordBox(g.stdout, "http://"+ln.Addr().String(), firstPW)
+	}
 
 	var linkDone <-chan struct{}
 	if link != nil {
@@ -245,15 +277,42 @@ func (g *globals) prepareDev(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	_, statErr := os.Stat(dir.Path("network"))
 	if err := openwrt.WriteStarter(dir, ifname, priv); err != nil {
 		return err
 	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// A new state directory gets the public STUN server that
+		// "Find my public address" asks, only when the owner asks.
+		return openwrt.NewStore(dir, nil).SetSetting(ctx, "stun_server", openwrt.DefaultSTUNServer)
+	}
+	return nil
+}
+
+// rememberInterface saves --interface once serve has started with it, so
+// that later commands on this state directory manage the same interface
+// without repeating it; a start that failed saves nothing.
+func (g *globals) rememberInterface(ctx context.Context, e *env) error {
 	if g.iface == "" {
 		return nil
 	}
-	// Remember --interface, so that later commands on this state
-	// directory manage the same interface without repeating it.
-	return openwrt.NewStore(dir, nil).SetSetting(ctx, "interface", g.iface)
+	st, err := e.store.Settings(ctx)
+	if err != nil || st.Interface == g.iface {
+		return err
+	}
+	return e.store.SetSetting(ctx, "interface", g.iface)
+}
+
+// startError explains a failed bring-up and names the flag or option that
+// picks another interface name or port.
+func startError(err error, ifname string, port int, networkFile string) error {
+	switch {
+	case errors.Is(err, os.ErrExist):
+		return fmt.Errorf("%w; to leave it alone, start with --interface NAME (for example --interface wg1)", err)
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%w; UDP %d is taken by another program: set option listen_port of interface %s in %s to a free port", err, port, ifname, networkFile)
+	}
+	return err
 }
 
 // ensureStateDir creates the --dev config directory, private to its owner
@@ -269,17 +328,31 @@ func (g *globals) ensureStateDir() error {
 	return nil
 }
 
-// firstPassword sets a random web password on first start in --dev mode and
-// prints it once.
-func (g *globals) firstPassword(ctx context.Context, store *openwrt.Store) error {
-	pw := auth.GeneratePassword()
+// storePassword stores the hash of the first web password.
+func (g *globals) storePassword(ctx context.Context, store *openwrt.Store, pw string) error {
 	hash, err := auth.HashPassword(pw)
 	if err != nil {
 		return err
 	}
-	if err := store.SetPasswordHash(ctx, hash); err != nil {
-		return err
+	return store.SetPasswordHash(ctx, hash)
+}
+
+// printPasswordBox shows the first web password once, in a box with the
+// address of the page.
+func printPasswordBox(w io.Writer, url, pw string) {
+	lines := []string{
+		"wgpanel is running. Open " + url,
+		"Web UI password: " + pw,
+		"It is shown only now; change it with: wgpanel passwd",
 	}
-	fmt.Fprintf(g.stdout, "Web UI password: %s\n(shown once; change it with: wgpanel --dev passwd)\n", pw)
-	return nil
+	width := 0
+	for _, l := range lines {
+		width = max(width, utf8.RuneCountInString(l))
+	}
+	bar := strings.Repeat("─", width+2)
+	fmt.Fprintf(w, "┌%s┐\n", bar)
+	for _, l := range lines {
+		fmt.Fprintf(w, "│ %s%s │\n", l, strings.Repeat(" ", width-utf8.RuneCountInString(l)))
+	}
+	fmt.Fprintf(w, "└%s┘\n", bar)
 }

@@ -36,6 +36,10 @@ type Config struct {
 	// Diagnostics serves setup and the doctor (/api/setup, /api/doctor);
 	// when nil those routes answer 503.
 	Diagnostics Diagnostics
+	// Settings serves /api/settings and Reach /api/reachability; when
+	// nil those routes answer 503.
+	Settings SettingsStore
+	Reach    Reachability
 }
 
 // server holds the handlers' dependencies.
@@ -44,6 +48,9 @@ type server struct {
 	auth *auth.Authenticator
 	log  *slog.Logger
 	diag Diagnostics
+	// settings and reach serve /api/settings and /api/reachability.
+	settings SettingsStore
+	reach    Reachability
 	// diagMu makes setup and doctor fixes, which write the same files,
 	// run one at a time.
 	diagMu sync.Mutex
@@ -51,7 +58,7 @@ type server struct {
 
 // New returns the HTTP handler for the whole of wgpanel's web side.
 func New(cfg Config) http.Handler {
-	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, diag: cfg.Diagnostics}
+	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, diag: cfg.Diagnostics, settings: cfg.Settings, reach: cfg.Reach}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -86,6 +93,10 @@ func New(cfg Config) http.Handler {
 			r.Get("/doctor", s.handleDoctor)
 			r.Post("/doctor/fix", s.handleDoctorFix)
 			r.Post("/setup", s.handleSetup)
+			r.Get("/settings", s.handleSettingsGet)
+			r.Patch("/settings", s.handleSettingsPatch)
+			r.Get("/reachability", s.handleReachability)
+			r.Post("/reachability/discover", s.handleReachabilityDiscover)
 		})
 		// Unknown API paths and methods need a session too, so that
 		// nothing about the API can be learnt without one.

@@ -77,8 +77,12 @@ func TestPageInBrowser(t *testing.T) {
 	if got := eval(`document.getElementById('config-text').textContent`); got != config {
 		t.Errorf("config text = %q; want %q", got, config)
 	}
-	if got := eval(`document.getElementById('qr-img').getAttribute('src')`); got != "/api/peers/"+id+"/qr.png" {
-		t.Errorf("QR src = %q; want /api/peers/%s/qr.png", got, id)
+	if got := eval(`document.getElementById('qr-img').getAttribute('src')`); got != "/api/peers/"+id+"/qr.svg" {
+		t.Errorf("QR src = %q; want /api/peers/%s/qr.svg", got, id)
+	}
+	// The QR code is as large as the dialog allows: at least 280 CSS px.
+	if got := eval(`String(document.getElementById('qr-img').getBoundingClientRect().width >= 280)`); got != "true" {
+		t.Errorf("the QR code is %s px wide; want at least 280", eval(`String(document.getElementById('qr-img').getBoundingClientRect().width)`))
 	}
 	if got := eval(`document.getElementById('config-download').getAttribute('href') + ' ' + document.getElementById('config-download').download`); got != "/api/peers/"+id+"/config phone.conf" {
 		t.Errorf("download link = %q; want the config route and phone.conf", got)
@@ -93,18 +97,18 @@ func TestPageInBrowser(t *testing.T) {
 
 	row := fmt.Sprintf(`document.querySelector('li[data-id=%q]')`, id)
 	waitFor("the phone's row", row+` !== null && `+row+`.querySelector('.peer-name').textContent === 'phone'`)
-	if got := eval(row + `.querySelector('.peer-handshake').textContent`); got != "handshake never" {
-		t.Errorf("handshake = %q; want handshake never", got)
+	if got := eval(row + `.querySelector('.peer-state').textContent`); got != "Not connected yet" {
+		t.Errorf("state = %q; want Not connected yet", got)
 	}
 
 	e.dev.SetHandshake(peers[0].PublicKey, time.Now().Add(-2*time.Minute-10*time.Second), 1234567, 89000,
 		netip.MustParseAddrPort("198.51.100.7:40000"))
 	waitFor("the online dot", row+`.querySelector('.peer-online') !== null`) // within one 5 s refresh
 	for sel, want := range map[string]string{
-		".peer-handshake": "handshake 2 min ago",
-		".peer-traffic":   "rx 1.2 MB, tx 89 kB",
-		".peer-endpoint":  "from 198.51.100.7:40000",
-		".peer-tunnel":    "home network only",
+		".peer-state":    "Connected · 2 min ago",
+		".peer-traffic":  "↓ 89 kB ↑ 1.2 MB",
+		".peer-endpoint": "198.51.100.7:40000",
+		".peer-tunnel":   " · home network only",
 	} {
 		if got := eval(row + `.querySelector('` + sel + `').textContent`); got != want {
 			t.Errorf("%s = %q; want %q", sel, got, want)
@@ -125,34 +129,75 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	step("cancel", chromedp.Click(chromedp.ID("add-cancel")))
 
-	step("disable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] button[data-action=disable]`, id))))
-	waitFor("the row to show disabled", row+`.classList.contains('peer-disabled') && !`+row+`.querySelector('[data-action=enable]').hidden`)
+	toggle := chromedp.CSS(fmt.Sprintf(`li[data-id=%q] input[data-action=toggle]`, id))
+	// menu opens the row's ⋯ menu and picks action, then does more.
+	menu := func(action string, more ...chromedp.Action[chromedp.Void]) []chromedp.Action[chromedp.Void] {
+		return append([]chromedp.Action[chromedp.Void]{
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] details.menu summary`, id))),
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] button[data-action=%s]`, id, action))),
+		}, more...)
+	}
+	step("disable", chromedp.Click(toggle))
+	waitFor("the row to show disabled", row+`.classList.contains('peer-disabled') && `+row+`.querySelector('.peer-state').textContent === 'Disabled' && !`+row+`.querySelector('[data-action=toggle]').checked`)
 	if e.storedPeers()[0].Enabled {
 		t.Error("the stored peer is still enabled after Disable")
 	}
-	step("enable", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] button[data-action=enable]`, id))))
+	step("enable", chromedp.Click(toggle))
 	waitFor("the row to show enabled", `!`+row+`.classList.contains('peer-disabled')`)
 
-	step("rename",
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] button[data-action=rename]`, id))),
+	step("rename", menu("rename",
 		chromedp.WaitVisible(chromedp.ID("rename-name")),
 		chromedp.SetValue(chromedp.ID("rename-name"), "work phone"),
 		chromedp.Click(chromedp.ID("rename-submit")),
-	)
+	)...)
 	waitFor("the new name", row+`.querySelector('.peer-name').textContent === 'work phone'`)
 
-	step("show QR again", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] button[data-action=qr]`, id))))
+	step("show QR again", menu("qr")...)
 	waitFor("the config text again", `document.getElementById('config-text').textContent.startsWith('[Interface]')`)
 	step("close config", chromedp.Click(chromedp.ID("config-close")))
 
-	step("delete",
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] button[data-action=delete]`, id))),
+	step("delete", menu("delete",
 		chromedp.WaitVisible(chromedp.ID("delete-confirm")),
 		chromedp.Click(chromedp.ID("delete-confirm")),
-	)
+	)...)
 	waitFor("the row to go", row+` === null && !document.getElementById('peers-empty').hidden`)
 	if n := len(e.storedPeers()); n != 0 {
 		t.Errorf("store has %d peers after delete; want 0", n)
+	}
+
+	// A device that does not connect: after the wait (shortened here from
+	// two minutes) the dialog shows the doctor's findings that explain it.
+	step("shorten the wait", chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.waitMs = '1500'`))
+	step("add a tablet that never connects",
+		chromedp.Click(chromedp.ID("add-open")),
+		chromedp.WaitVisible(chromedp.ID("add-name")),
+		chromedp.SetValue(chromedp.ID("add-name"), "tablet"),
+		chromedp.Click(chromedp.ID("add-submit")),
+		chromedp.WaitVisible(chromedp.ID("wait")),
+	)
+	if got := eval(`document.getElementById('wait-text').textContent`); got != "Waiting for tablet to connect…" {
+		t.Errorf("wait text = %q; want Waiting for tablet to connect…", got)
+	}
+	waitFor("the doctor's findings in the dialog", `!document.getElementById('wait-findings').hidden`)
+	if got := eval(`document.getElementById('wait-findings').textContent`); !strings.Contains(got, fakeRuleFinding) || !strings.Contains(got, fakeNATFix) {
+		t.Errorf("findings = %q; want the failing rule first and the NAT advice", got)
+	}
+	step("close the tablet's dialog", chromedp.Click(chromedp.ID("config-close")))
+
+	// A 64-character name without spaces wraps inside its row, and every
+	// control of the row stays a 44 px tap target.
+	long := strings.Repeat("a", 30) + "-" + strings.Repeat("b", 33)
+	longID := e.add(long, "split").Peer.ID
+	longRow := fmt.Sprintf(`document.querySelector('li[data-id=%q]')`, longID)
+	waitFor("the long name's row", longRow+` !== null`)
+	noOverflow("a 64-character name")
+	if got := eval(`String(` + longRow + `.querySelector('.peer-name').getBoundingClientRect().right <= ` + longRow + `.getBoundingClientRect().right)`); got != "true" {
+		t.Errorf("the 64-character name sticks out of its row")
+	}
+	for _, sel := range []string{".switch", "details.menu summary", ".peer-details summary"} {
+		if got := eval(`(() => { const r = ` + longRow + `.querySelector('` + sel + `').getBoundingClientRect(); return String(r.width >= 44 && r.height >= 44); })()`); got != "true" {
+			t.Errorf("%s is smaller than 44 px", sel)
+		}
 	}
 
 	step("log out", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("login-password")))
@@ -306,17 +351,19 @@ func TestSetupAndDoctorInBrowser(t *testing.T) {
 	e.diag.ruleOK = false
 	e.diag.mu.Unlock()
 
-	const rule = `document.querySelector('#doctor-checks li[data-check="firewall.rule"]')`
-	const nat = `document.querySelector('#doctor-checks li[data-check="wan.nat"]')`
-	const fix = `document.querySelector('#doctor-checks button[data-fix="firewall.rule"]')`
+	const rule = `document.querySelector('#doctor li[data-check="firewall.rule"]')`
+	const nat = `document.querySelector('#doctor li[data-check="wan.nat"]')`
+	const fix = `document.querySelector('#doctor button[data-fix="firewall.rule"]')`
 	step("run the doctor", chromedp.Click(chromedp.ID("doctor-run")))
 	waitFor("the checks", rule+` !== null && `+rule+`.classList.contains('check-fail')`)
 	for expr, want := range map[string]string{
-		`String(document.querySelectorAll('#doctor-checks li').length)`:                                                     "3",
-		`String(document.querySelector('#doctor-checks li[data-check="interface.exists"]').classList.contains('check-ok'))`: "true",
-		rule + `.querySelector('.check-status').textContent`:                                                                "Problem",
-		rule + `.querySelector('.check-finding').textContent`:                                                               fakeRuleFinding,
-		fix + `.textContent + ' ' + String(` + fix + `.offsetParent !== null)`:                                              "Fix true",
+		`String(document.querySelectorAll('#doctor li.check').length)`:                                                         "3",
+		`String(document.querySelector('#doctor-ok-checks li[data-check="interface.exists"]').classList.contains('check-ok'))`: "true",
+		`document.querySelector('#doctor-checks li').dataset.check`:                                                            "firewall.rule",
+		`document.getElementById('doctor-summary').textContent`:                                                                "1 problem and 1 warning found; what to do is below each.",
+		rule + `.querySelector('.check-status').textContent`:                                                                   "Problem",
+		rule + `.querySelector('.check-finding').textContent`:                                                                  fakeRuleFinding,
+		fix + `.textContent + ' ' + String(` + fix + `.offsetParent !== null)`:                                                 "Fix true",
 		nat + `.className`: "check check-warn",
 		nat + `.querySelector('.check-fix').textContent`:      fakeNATFix,
 		`String(` + nat + `.querySelector('button').hidden)`:  "true",

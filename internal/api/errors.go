@@ -115,6 +115,8 @@ func jsonKind(kind string) string {
 		return "string"
 	case "struct", "map":
 		return "object"
+	case "int", "int64", "uint16", "float64":
+		return "number"
 	}
 	return kind
 }

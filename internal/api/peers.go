@@ -32,6 +32,9 @@ type PeerJSON struct {
 	// Problem, for a peer section wgpanel cannot read, says why; such a
 	// peer cannot be changed through wgpanel.
 	Problem string `json:"problem,omitempty"`
+	// ConfigStale: the device's config predates a change of endpoint,
+	// DNS, MTU or server key; it must scan the code again.
+	ConfigStale bool `json:"config_stale"`
 }
 
 func toPeerJSON(v *vpn.PeerView) PeerJSON {
@@ -47,6 +50,7 @@ func toPeerJSON(v *vpn.PeerView) PeerJSON {
 		TxBytes:        v.TxBytes,
 		Online:         v.Online,
 		Problem:        v.Problem,
+		ConfigStale:    v.ConfigStale,
 	}
 	if v.Problem != "" && v.PublicKey == (wgtypes.Key{}) {
 		// A section without a readable key: an id of its own, for the page

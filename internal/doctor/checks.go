@@ -29,6 +29,8 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 // checker holds the input of one run.
 type checker struct {
 	in Input
+	// failed says that a check before the peer checks failed.
+	failed bool
 }
 
 func ok(id, finding string) *Check { return &Check{ID: id, Status: StatusOK, Finding: finding} }
@@ -39,6 +41,12 @@ func warn(id, finding, fix string) *Check {
 
 func fail(id, finding, fix string) *Check {
 	return &Check{ID: id, Status: StatusFail, Finding: finding, Fix: fix}
+}
+
+// skip reports a check that does not apply in standalone mode.
+func skip(id, what string) *Check {
+	return &Check{ID: id, Status: StatusSkip,
+		Finding: fmt.Sprintf("Not checked: in standalone mode (--dev) wgpanel does not manage %s on this machine.", what)}
 }
 
 // sentence makes msg end with a full stop.
@@ -61,6 +69,11 @@ func (c *checker) udp() string {
 	}
 	return "the WireGuard port"
 }
+
+// WAN returns the router's WAN address and gateway, as the checks see
+// them: live from the runtime when known, else the static ones in the
+// network file. Either is invalid when unknown.
+func (in Input) WAN() (netip.Prefix, netip.Addr) { return in.wanAddr() }
 
 // wanAddr returns the router's WAN address and gateway: live from the
 // runtime when known, else the static ones in the network file.
@@ -131,9 +144,9 @@ func (c *checker) interfaceUp() *Check {
 		if c.in.Standalone {
 			fix = "Run wgpanel as root on a host with /dev/net/tun."
 		}
-		return fail(IDInterfaceUp, sentence(fmt.Sprintf("wgpanel cannot reach WireGuard on this system (%v)", err)), fix)
+		return fail(IDInterfaceUp, "wgpanel cannot reach WireGuard on this system.", fix)
 	default:
-		return fail(IDInterfaceUp, sentence(fmt.Sprintf("wgpanel cannot read the interface %s: %v", ifname, err)), "Run wgpanel as root.")
+		return fail(IDInterfaceUp, fmt.Sprintf("wgpanel cannot read the interface %s.", ifname), "Run wgpanel as root.")
 	}
 }
 
@@ -174,7 +187,7 @@ func (c *checker) firewallRule() *Check {
 	case c.port() == 0:
 		return nil // interface.port explains it
 	case !fw.Present && c.in.Standalone:
-		return nil
+		return skip(IDFirewallRule, "a firewall")
 	case !fw.Present:
 		return ok(IDFirewallRule, fmt.Sprintf("There is no firewall configuration, so nothing on this router blocks %s.", c.udp()))
 	case fw.WANZone == "":
@@ -186,7 +199,7 @@ func (c *checker) firewallRule() *Check {
 	}
 	ch := fail(IDFirewallRule,
 		fmt.Sprintf("No enabled firewall rule accepts %s from the %s zone, so the router drops every phone's handshake.", c.udp(), fw.WANZone),
-		fmt.Sprintf("Run 'wgpanel doctor --fix' (or press Fix) to add the rule Allow-WireGuard for %s from %s, as LuCI writes it.", c.udp(), fw.WANZone))
+		fmt.Sprintf("Press Fix (or run 'wgpanel doctor --fix') to add the rule Allow-WireGuard for %s from %s, as LuCI writes it.", c.udp(), fw.WANZone))
 	ch.Fixable = true
 	return ch
 }
@@ -195,7 +208,7 @@ func (c *checker) firewallZone() *Check {
 	fw, ifname := c.in.Facts.Firewall, c.ifname()
 	switch {
 	case !fw.Present && c.in.Standalone:
-		return nil
+		return skip(IDFirewallZone, "a firewall")
 	case !fw.Present:
 		return ok(IDFirewallZone, fmt.Sprintf("There is no firewall configuration, so nothing on this router stops %s from reaching the LAN.", ifname))
 	case fw.Zone == "" && fw.LANZone == "":
@@ -205,7 +218,7 @@ func (c *checker) firewallZone() *Check {
 	case fw.Zone == "":
 		ch := fail(IDFirewallZone,
 			fmt.Sprintf("The interface %s is in no firewall zone, so the firewall drops the phones' traffic to the LAN and to the router.", ifname),
-			fmt.Sprintf("Run 'wgpanel doctor --fix' (or press Fix) to add %s to the %s zone, as the OpenWrt guide does.", ifname, fw.LANZone))
+			fmt.Sprintf("Press Fix (or run 'wgpanel doctor --fix') to add %s to the %s zone, as the OpenWrt guide does.", ifname, fw.LANZone))
 		ch.Fixable = true
 		return ch
 	case fw.ForwardsToLAN && fw.Zone == fw.LANZone:
@@ -231,12 +244,9 @@ func (c *checker) wanNAT() *Check {
 	addr, gw := c.in.wanAddr()
 	udp := c.udp()
 	if !addr.IsValid() {
-		why := ""
-		if c.in.RuntimeErr != nil {
-			why = fmt.Sprintf(" (%v)", c.in.RuntimeErr)
-		}
+		// The runtime error is for the log: its text is not the owner's.
 		return warn(IDWANNAT,
-			sentence(fmt.Sprintf("wgpanel could not learn the router's WAN address%s, so it cannot tell whether another router sits in front of it", why)),
+			"wgpanel could not learn the router's WAN address, so it cannot tell whether another router sits in front of it.",
 			fmt.Sprintf("If this router is behind another router, forward %s on that router to this router's WAN address.", udp))
 	}
 	a := addr.Addr().Unmap()
@@ -274,12 +284,11 @@ func (c *checker) endpoint() *Check {
 		return nil
 	}
 	ep := c.in.Config.Settings.Endpoint
-	set := "Set the endpoint (wgpanel setup --endpoint HOST, or option endpoint in /etc/config/wgpanel)"
 	suggest := func() string {
 		if s := c.in.SuggestedEndpoint; s != "" {
-			return fmt.Sprintf("%s to %s: %s", set, s, c.in.SuggestionReason)
+			return fmt.Sprintf("Enter %s in the Endpoint field at the top of wgpanel's page (or run 'wgpanel settings --endpoint %s'): %s", s, s, c.in.SuggestionReason)
 		}
-		return strings.TrimSpace(fmt.Sprintf("%s %s to your public address or a dynamic DNS name.", c.in.SuggestionReason, set))
+		return strings.TrimSpace(c.in.SuggestionReason + " Enter your public address or a dynamic DNS name in the Endpoint field at the top of wgpanel's page (or run 'wgpanel settings --endpoint HOST').")
 	}
 	if ep == "" {
 		return fail(IDEndpoint, "No endpoint is set, so phone configs do not say where to reach the router.", suggest())
@@ -302,7 +311,7 @@ func (c *checker) endpoint() *Check {
 	if wan, _ := c.in.wanAddr(); wan.IsValid() && isPublic(wan.Addr()) && a.Is4() && wan.Addr().Unmap() != a {
 		return warn(IDEndpoint,
 			fmt.Sprintf("The endpoint %s is not the router's current WAN address %s.", a, wan.Addr().Unmap()),
-			fmt.Sprintf("Set the endpoint to %s, or better to a dynamic DNS name that follows the address when your ISP changes it.", wan.Addr().Unmap()))
+			fmt.Sprintf("Set the Endpoint to %s, or better to a dynamic DNS name that follows the address when your ISP changes it.", wan.Addr().Unmap()))
 	}
 	return ok(IDEndpoint, fmt.Sprintf("Phone configs point at %s.", hostPort))
 }
@@ -363,7 +372,10 @@ func (c *checker) peerHandshakes() *Check {
 	if len(never) > 1 {
 		finding = fmt.Sprintf("Peers %s have never completed a handshake with %s.", joinNames(never), ifname)
 	}
-	fix := "If the device has tried to connect, fix the failing checks above (most often the port forward or the endpoint); otherwise import its config (QR code) on the device and switch the tunnel on."
+	fix := "Import its config on the device (scan its QR code in the WireGuard app) and switch the tunnel on; if it still does not connect, a missing port forward on another router or a wrong Endpoint is the usual cause."
+	if c.failed {
+		fix = "If the device has tried to connect, fix the problems above first (most often the port forward or the endpoint); otherwise import its config (QR code) on the device and switch the tunnel on."
+	}
 	if len(absent) > 0 {
 		fix = fmt.Sprintf("Run 'wgpanel reconcile': %s %s not on the running interface. Then %s", joinNames(absent),
 			map[bool]string{true: "is", false: "are"}[len(absent) == 1], strings.ToLower(fix[:1])+fix[1:])
@@ -373,8 +385,11 @@ func (c *checker) peerHandshakes() *Check {
 
 func (c *checker) dns() *Check {
 	cfg := c.in.Config
-	if c.in.Standalone || cfg == nil {
+	if cfg == nil {
 		return nil
+	}
+	if c.in.Standalone {
+		return skip(IDDNS, "a DNS server")
 	}
 	handed := cfg.Settings.DNS
 	if len(handed) == 0 && cfg.Network.LANAddr.IsValid() {

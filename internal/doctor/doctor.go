@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +18,9 @@ const (
 	StatusOK   = "ok"
 	StatusWarn = "warn"
 	StatusFail = "fail"
+	// StatusSkip marks a check that does not apply here (the firewall and
+	// DNS checks in standalone mode), so that it is not shown as OK.
+	StatusSkip = "skip"
 )
 
 // Check IDs. They are stable: the page and `doctor --fix` refer to them.
@@ -40,7 +44,7 @@ const (
 // Check is the result of one check.
 type Check struct {
 	ID      string `json:"id"`
-	Status  string `json:"status"`  // StatusOK, StatusWarn or StatusFail
+	Status  string `json:"status"`  // StatusOK, StatusWarn, StatusFail or StatusSkip
 	Finding string `json:"finding"` // one sentence naming the actual addresses and port
 	Fix     string `json:"fix"`     // what to do; "" when the check is ok
 	// Fixable says that Fix (wgpanel doctor --fix, the page's button) can
@@ -136,6 +140,7 @@ func (d *Doctor) Run(_ context.Context, in Input) []Check {
 	add(c.firewallZone())
 	add(c.wanNAT())
 	add(c.endpoint())
+	c.failed = slices.ContainsFunc(out, func(ch Check) bool { return ch.Status == StatusFail })
 	add(c.peerHandshakes())
 	add(d.peerEndpoints(c))
 	add(c.peerSections())
@@ -149,7 +154,7 @@ func (d *Doctor) Run(_ context.Context, in Input) []Check {
 func FixableIDs(checks []Check) []string {
 	var ids []string
 	for _, c := range checks {
-		if c.Fixable && c.Status != StatusOK {
+		if c.Fixable && (c.Status == StatusWarn || c.Status == StatusFail) {
 			ids = append(ids, c.ID)
 		}
 	}

@@ -117,7 +117,7 @@ func TestWANStates(t *testing.T) {
 	}{
 		{"public", publicWAN, StatusOK, "203.0.113.7 is public"},
 		{"private without gateway", &openwrt.Runtime{WANAddr: netip.MustParsePrefix("10.1.2.3/8")}, StatusWarn, "sits behind another router that"},
-		{"unknown", nil, StatusWarn, "could not learn the router's WAN address (ubus"},
+		{"unknown", nil, StatusWarn, "could not learn the router's WAN address, so"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,7 +348,7 @@ func TestDNS(t *testing.T) {
 
 	in := input(t, healthy(t), device(t), publicWAN)
 	in.Standalone = true
-	absent(t, Run(context.Background(), in), IDDNS)
+	expect(t, Run(context.Background(), in), IDDNS, StatusSkip, []string{"Not checked", "standalone"}, nil)
 }
 
 func TestEndpoint(t *testing.T) {
@@ -366,8 +366,8 @@ func TestEndpoint(t *testing.T) {
 		{"WAN address", "203.0.113.7", "", publicWAN, StatusOK, []string{"203.0.113.7:51820"}, nil},
 		{"IPv6", "2001:db8::7", "", publicWAN, StatusOK, []string{"[2001:db8::7]:51820"}, nil},
 		{"stale address", "203.0.113.9", "", publicWAN, StatusWarn, []string{"203.0.113.9", "203.0.113.7"}, []string{"dynamic DNS"}},
-		{"unset, DDNS suggested", "", ddns, publicWAN, StatusFail, []string{"No endpoint"}, []string{"to myhome.duckdns.org", "myddns_ipv4"}},
-		{"unset, WAN suggested", "", "", publicWAN, StatusFail, []string{"No endpoint"}, []string{"to 203.0.113.7"}},
+		{"unset, DDNS suggested", "", ddns, publicWAN, StatusFail, []string{"No endpoint"}, []string{"Enter myhome.duckdns.org in the Endpoint field", "wgpanel settings --endpoint myhome.duckdns.org", "myddns_ipv4"}},
+		{"unset, WAN suggested", "", "", publicWAN, StatusFail, []string{"No endpoint"}, []string{"Enter 203.0.113.7 in the Endpoint field"}},
 		{"unset, nothing to suggest", "", "", nil, StatusFail, []string{"No endpoint"}, []string{"public address or a dynamic DNS name"}},
 		{"private", "192.168.1.1", "", publicWAN, StatusFail, []string{"192.168.1.1", "private"}, []string{"203.0.113.7"}},
 		{"CGNAT", "100.100.1.1", "", publicWAN, StatusFail, []string{"100.100.1.1", "carrier-grade"}, nil},
@@ -517,8 +517,11 @@ func TestStandaloneFirewall(t *testing.T) {
 	in := input(t, r, device(t), publicWAN)
 	in.Standalone = true
 	checks := Run(context.Background(), in)
-	absent(t, checks, IDFirewallRule)
-	absent(t, checks, IDFirewallZone)
+	expect(t, checks, IDFirewallRule, StatusSkip, []string{"Not checked", "firewall"}, nil)
+	expect(t, checks, IDFirewallZone, StatusSkip, []string{"Not checked", "firewall"}, nil)
+	if ids := FixableIDs(checks); len(ids) != 0 {
+		t.Errorf("FixableIDs = %v; want none in standalone mode", ids)
+	}
 
 	// On a router, no firewall package means nothing blocks the port.
 	checks = Run(context.Background(), input(t, r, device(t), publicWAN))
@@ -564,4 +567,31 @@ func readFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestHandshakeAdvice checks that the advice for a device that never
+// connected points at "the problems above" only when a check failed, and
+// that no finding carries internal error text.
+func TestHandshakeAdvice(t *testing.T) {
+	dev := device(t)
+	dev.Peers[0].LatestHandshake = time.Time{}
+	checks := Run(context.Background(), input(t, healthy(t), dev, publicWAN))
+	c := expect(t, checks, IDPeerHandshake, StatusWarn, nil, []string{"scan its QR code"})
+	if strings.Contains(c.Fix, "above") {
+		t.Errorf("no check failed, yet the advice is %q", c.Fix)
+	}
+	r := healthy(t)
+	r.wgpanel = ""
+	checks = Run(context.Background(), input(t, r, dev, publicWAN))
+	expect(t, checks, IDPeerHandshake, StatusWarn, nil, []string{"fix the problems above first"})
+
+	in := input(t, healthy(t), nil, nil)
+	in.DeviceErr = fmt.Errorf("wgdev: netlink: %w", vpn.ErrDeviceUnreachable)
+	for _, c := range Run(context.Background(), in) {
+		for _, bad := range []string{"openwrt:", "wgdev:", "ubus", "netlink"} {
+			if strings.Contains(c.Finding+c.Fix, bad) {
+				t.Errorf("%s: %q / %q contains %q", c.ID, c.Finding, c.Fix, bad)
+			}
+		}
+	}
 }

@@ -33,6 +33,9 @@ const (
 	optDisabled     = "disabled"
 	// optTunnel is wgpanel's own peer option. LuCI ignores and preserves it.
 	optTunnel = "wgpanel_tunnel"
+	// optConfigStamp is wgpanel's own peer option: the vpn.ConfigStamp of
+	// the config the device last got, to mark it "re-scan needed".
+	optConfigStamp = "wgpanel_config"
 
 	optIPAddr    = "ipaddr"
 	optNetmask   = "netmask"
@@ -178,6 +181,7 @@ func parsePeer(sec *uci.Section) (vpn.Peer, *peerProblem) {
 			fail(optKeepalive, "%v (or 'off')", err)
 		}
 	}
+	p.ConfigStamp, _ = sec.Get(optConfigStamp)
 	p.Tunnel = vpn.TunnelSplit
 	if v, ok := sec.Get(optTunnel); ok && v != "" {
 		switch t := vpn.Tunnel(v); t {

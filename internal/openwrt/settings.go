@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/wgpanel/wgpanel/internal/uci"
@@ -27,12 +28,22 @@ const (
 	setListen          = "listen"
 	setAuth            = "auth"
 	setPasswordHash    = "password_hash"
+	setSTUNServer      = "stun_server"
 )
+
+// DefaultSTUNServer is the stun_server that the package's conffile and a
+// new --dev state directory carry: the server asked for the router's public
+// address when the owner presses "Find my public address", and never
+// unasked. An absent or empty stun_server turns the feature off, because
+// libuci (and `uci set wgpanel.main.stun_server=”`) cannot tell an empty
+// option from a missing one.
+const DefaultSTUNServer = "stun.l.google.com:19302"
 
 // settingNames lists the options of `config wgpanel 'main'` in the order
 // they are read.
 var settingNames = []string{
 	setInterface, setEndpoint, setDNS, setMTU, setKeepPrivateKeys, setListen, setAuth, setPasswordHash,
+	setSTUNServer,
 }
 
 // DefaultSettings returns the settings that apply when /etc/config/wgpanel
@@ -191,8 +202,33 @@ func applySetting(st *vpn.Settings, name, value string) error {
 			return errors.New("the hash contains spaces or control characters")
 		}
 		st.PasswordHash = value
+	case setSTUNServer:
+		if value != "" {
+			if err := checkHostPort(value); err != nil {
+				return err
+			}
+		}
+		st.STUNServer = value
 	default:
 		return fmt.Errorf("unknown option %q", name)
+	}
+	return nil
+}
+
+// checkHostPort accepts a host name or address with an optional port, as
+// stun_server takes it: stun.example.org, 192.0.2.1:3478, [2001:db8::1]:3478.
+func checkHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		host, port = v, ""
+	}
+	if port != "" {
+		if _, err := parseInt(port, 1, 65535); err != nil {
+			return fmt.Errorf("%q does not end in a port number from 1 to 65535", v)
+		}
+	}
+	if _, err := parseEndpoint(host); err != nil || host == "" {
+		return fmt.Errorf("%q is not a host name or address with an optional port, such as stun.example.org:3478", v)
 	}
 	return nil
 }
@@ -217,6 +253,9 @@ func checkIfname(v string) error {
 func parseEndpoint(v string) (string, error) {
 	if v == "" {
 		return "", nil
+	}
+	if strings.Contains(v, "://") {
+		return "", fmt.Errorf("%q is not a URL: give a host name or address, such as myhome.example.org", v)
 	}
 	if inner, ok := strings.CutPrefix(v, "["); ok {
 		if inner, ok = strings.CutSuffix(inner, "]"); ok {
@@ -252,67 +291,88 @@ func parseEndpoint(v string) (string, error) {
 	return v, nil
 }
 
+// SettingChange is one option of `config wgpanel 'main'` to set.
+type SettingChange struct {
+	Name  string
+	Value string
+}
+
 // SetSetting sets one option of `config wgpanel 'main'` in
 // /etc/config/wgpanel, creating the file and section when missing. name is
-// one of interface, endpoint, dns, mtu, keep_private_keys, listen, auth and
-// password_hash; an empty value removes the option, so that its default
-// applies. dns takes addresses separated by spaces and is written as a list.
-// A bad name or value is a *vpn.Error with code EINVALID.
+// one of interface, endpoint, dns, mtu, keep_private_keys, listen, auth,
+// password_hash and stun_server; an empty value removes the option, so that
+// its default applies. dns takes addresses separated by spaces and is written as a
+// list. A bad name or value is a *vpn.Error with code EINVALID.
 func (s *Store) SetSetting(ctx context.Context, name, value string) error {
+	return s.SetSettings(ctx, SettingChange{name, value})
+}
+
+// SetSettings sets several options at once, as SetSetting does for one:
+// every value is checked first and all are written in one commit, so a bad
+// value changes nothing.
+func (s *Store) SetSettings(ctx context.Context, changes ...SettingChange) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	value = strings.TrimSpace(value)
-	known := false
-	for _, n := range settingNames {
-		known = known || n == name
-	}
-	if !known {
-		return &vpn.Error{Code: vpn.EINVALID, Field: "name",
-			Message: fmt.Sprintf("%q is not a wgpanel setting; the settings are %s", name, strings.Join(settingNames, ", "))}
-	}
-	var scratch vpn.Settings
-	if err := applySetting(&scratch, name, value); err != nil {
-		return &vpn.Error{Code: vpn.EINVALID, Field: name, Message: fmt.Sprintf("%s: %v", name, err)}
+	for i := range changes {
+		c := &changes[i]
+		c.Value = strings.TrimSpace(c.Value)
+		if !slices.Contains(settingNames, c.Name) {
+			return &vpn.Error{Code: vpn.EINVALID, Field: "name",
+				Message: fmt.Sprintf("%q is not a wgpanel setting; the settings are %s", c.Name, strings.Join(settingNames, ", "))}
+		}
+		var scratch vpn.Settings
+		if err := applySetting(&scratch, c.Name, c.Value); err != nil {
+			return &vpn.Error{Code: vpn.EINVALID, Field: c.Name, Message: fmt.Sprintf("%s: %v", c.Name, err)}
+		}
 	}
 	path := s.dir.Path(pkgSettings)
 	err := s.dir.Update(pkgSettings, func(f *uci.File) error {
-		sec := settingsSection(f)
-		if sec == nil {
-			if value == "" {
-				return nil
-			}
-			// AddSection would retype a section of another type that
-			// is named main; an anonymous section leaves it alone.
-			secName := sectionSettings
-			if f.Section(secName) != nil {
-				secName = ""
-			}
-			sec = f.AddSection(typeSettings, secName)
-		}
-		switch {
-		case value == "":
-			sec.Delete(name)
-		case name == setDNS:
-			if o := sec.Option(name); o != nil && !o.IsList {
-				sec.Set(name, strings.Join(strings.Fields(value), " "))
-			} else {
-				sec.SetList(name, strings.Fields(value))
-			}
-		default:
-			sec.Set(name, value)
+		for _, c := range changes {
+			setOption(f, c.Name, c.Value)
 		}
 		return nil
 	})
 	if err != nil {
 		return fileError(path, "write", err)
 	}
-	if name == setPasswordHash {
-		s.log.Info("wgpanel setting changed", "option", name)
-	} else {
-		s.log.Info("wgpanel setting changed", "option", name, "value", value)
+	for _, c := range changes {
+		if c.Name == setPasswordHash {
+			s.log.Info("wgpanel setting changed", "option", c.Name)
+		} else {
+			s.log.Info("wgpanel setting changed", "option", c.Name, "value", c.Value)
+		}
 	}
 	return nil
+}
+
+// setOption writes one checked option into f's settings section.
+func setOption(f *uci.File, name, value string) {
+	sec := settingsSection(f)
+	if sec == nil {
+		if value == "" {
+			return
+		}
+		// AddSection would retype a section of another type that
+		// is named main; an anonymous section leaves it alone.
+		secName := sectionSettings
+		if f.Section(secName) != nil {
+			secName = ""
+		}
+		sec = f.AddSection(typeSettings, secName)
+	}
+	switch {
+	case value == "":
+		sec.Delete(name)
+	case name == setDNS:
+		if o := sec.Option(name); o != nil && !o.IsList {
+			sec.Set(name, strings.Join(strings.Fields(value), " "))
+		} else {
+			sec.SetList(name, strings.Fields(value))
+		}
+	default:
+		sec.Set(name, value)
+	}
 }
 
 // SetPasswordHash stores the crypt(3) hash wgpanel checks when auth is
@@ -320,3 +380,7 @@ func (s *Store) SetSetting(ctx context.Context, name, value string) error {
 func (s *Store) SetPasswordHash(ctx context.Context, hash string) error {
 	return s.SetSetting(ctx, setPasswordHash, hash)
 }
+
+// SettingsPath returns the path of /etc/config/wgpanel in this store's
+// directory, for messages.
+func (s *Store) SettingsPath() string { return s.dir.Path(pkgSettings) }

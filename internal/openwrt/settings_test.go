@@ -33,7 +33,8 @@ func TestSettingsParse(t *testing.T) {
 			name: "every option",
 			text: "\nconfig wgpanel 'main'\n\toption interface 'wg1'\n\toption endpoint 'vpn.example.org'\n" +
 				"\tlist dns '192.168.1.1'\n\tlist dns 'fd12::1'\n\toption mtu '1280'\n\toption keep_private_keys '0'\n" +
-				"\toption listen '192.168.1.1:8080'\n\toption auth 'password'\n\toption password_hash '$5$salt$hash'\n",
+				"\toption listen '192.168.1.1:8080'\n\toption auth 'password'\n\toption password_hash '$5$salt$hash'\n" +
+				"\toption stun_server ''\n",
 			want: vpn.Settings{
 				Interface: "wg1", Endpoint: "vpn.example.org",
 				DNS: []netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("fd12::1")},
@@ -54,6 +55,11 @@ func TestSettingsParse(t *testing.T) {
 			name: "anonymous section, empty values mean defaults",
 			text: "config wgpanel\n\toption interface ''\n\toption auth ''\n\toption endpoint '203.0.113.5'\n\toption listen ':8443'\n",
 			want: vpn.Settings{Interface: "wg0", Endpoint: "203.0.113.5", KeepPrivateKeys: true, Auth: "shadow", Listen: ":8443"},
+		},
+		{
+			name: "own STUN server",
+			text: "config wgpanel 'main'\n\toption stun_server '192.0.2.10:3478'\n",
+			want: vpn.Settings{Interface: "wg0", KeepPrivateKeys: true, Auth: "shadow", STUNServer: "192.0.2.10:3478"},
 		},
 	}
 	for _, tt := range tests {
@@ -83,6 +89,9 @@ func TestSettingsBadValues(t *testing.T) {
 		{"keep_private_keys", "sometimes", "not a yes/no value"},
 		{"listen", "8080", "not an address and port"},
 		{"auth", "ldap", "neither 'shadow'"},
+		{"endpoint", "http://x", "not a URL: give a host name or address"},
+		{"stun_server", "stun.example.org:99999", "port number from 1 to 65535"},
+		{"stun_server", "not a host", "not a host name or address with an optional port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.option+"="+tt.value, func(t *testing.T) {
@@ -167,5 +176,35 @@ func TestSetSettingKeepsOtherSections(t *testing.T) {
 	}
 	if _, err := os.Stat(dir.Path("network")); err == nil {
 		t.Errorf("SetSetting created a network file")
+	}
+}
+
+// TestSetSettings checks that several options are written in one commit
+// and that one bad value among them changes nothing; an empty stun_server
+// removes the option, which turns the feature off.
+func TestSetSettings(t *testing.T) {
+	ctx := context.Background()
+	dir := newDir(t, map[string][]byte{"wgpanel": []byte("config wgpanel 'main'\n\toption endpoint 'old.example.org'\n\toption stun_server '" + DefaultSTUNServer + "'\n")})
+	s := NewStore(dir, nil)
+	before := string(readFile(t, dir, "wgpanel"))
+	err := s.SetSettings(ctx, SettingChange{"endpoint", "new.example.org"}, SettingChange{"mtu", "12"})
+	var ve *vpn.Error
+	if !errors.As(err, &ve) || ve.Field != "mtu" {
+		t.Fatalf("got %v; want an EINVALID error for mtu", err)
+	}
+	if got := string(readFile(t, dir, "wgpanel")); got != before {
+		t.Errorf("a refused change wrote the file:\n%s", got)
+	}
+	if err := s.SetSettings(ctx, SettingChange{"endpoint", "new.example.org"}, SettingChange{"mtu", "1380"},
+		SettingChange{"stun_server", ""}); err != nil {
+		t.Fatal(err)
+	}
+	want := "\nconfig wgpanel 'main'\n\toption endpoint 'new.example.org'\n\toption mtu '1380'\n\n"
+	if got := string(readFile(t, dir, "wgpanel")); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	st, err := s.Settings(ctx)
+	if err != nil || st.STUNServer != "" || st.MTU != 1380 {
+		t.Errorf("got %+v, %v; want stun_server off and mtu 1380", st, err)
 	}
 }

@@ -127,6 +127,10 @@ func writePeer(sec *uci.Section, old, new vpn.Peer) int {
 		setFlag(sec, optDisabled, !new.Enabled)
 		n++
 	}
+	if old.ConfigStamp != new.ConfigStamp {
+		setString(sec, optConfigStamp, new.ConfigStamp)
+		n++
+	}
 	return n
 }
 
@@ -143,6 +147,7 @@ func addPeer(f *uci.File, ifname string, p vpn.Peer) {
 	setInt(sec, optKeepalive, p.Keepalive)
 	sec.Set(optTunnel, string(tunnel(p.Tunnel)))
 	setFlag(sec, optDisabled, !p.Enabled)
+	setString(sec, optConfigStamp, p.ConfigStamp)
 }
 
 // tunnel returns t with the default applied.

@@ -1,6 +1,8 @@
 package vpn
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -64,6 +66,31 @@ func joinPrefixes(ps []netip.Prefix) string {
 	return strings.Join(s, ", ")
 }
 
+// ConfigStamp digests what every client config of cfg's server shares and
+// the owner can change after a phone has scanned its code: the endpoint
+// (host and port), the DNS servers, the MTU and the server's public key. A
+// peer whose stored stamp differs from the current one carries an old
+// config: the page marks it "re-scan needed". A digest, rather than a
+// generation counter, needs no write when a setting is changed and changed
+// back, and no bookkeeping in every place that changes a setting (the
+// page, the CLI, LuCI, an editor). It holds no secret.
+func ConfigStamp(cfg *Config) string {
+	if cfg == nil || cfg.Server == nil {
+		return ""
+	}
+	cc, _ := buildClientConfig(cfg, &Peer{}, wgtypes.Key{})
+	return cc.stamp()
+}
+
+func (c *ClientConfig) stamp() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "endpoint=%s\nmtu=%d\nserver=%s\n", c.Endpoint, c.MTU, c.ServerKey)
+	for _, a := range c.DNS {
+		fmt.Fprintf(h, "dns=%s\n", a)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}
+
 // clientKeepalive keeps NAT mappings on the phone's network open.
 const clientKeepalive = 25
 
@@ -104,7 +131,7 @@ func buildClientConfig(cfg *Config, p *Peer, priv wgtypes.Key) (*ClientConfig, [
 	host := strings.TrimSpace(cfg.Settings.Endpoint)
 	switch {
 	case host == "":
-		warnings = append(warnings, "No endpoint is set, so the phone does not know where to reach the router: set the router's public address or DDNS name (wgpanel setup --endpoint HOST) and show the config again.")
+		warnings = append(warnings, "No endpoint is set, so the phone does not know where to reach the router: enter the router's public address or DDNS name in the Endpoint field at the top of the page (or run wgpanel settings --endpoint HOST), then show the QR code again.")
 	case srv.ListenPort == 0:
 		warnings = append(warnings, fmt.Sprintf("The interface %s has no fixed listen port, so the phone cannot reach it: set listen_port (51820 is usual).", srv.Interface))
 	default:

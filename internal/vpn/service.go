@@ -57,6 +57,9 @@ type PeerView struct {
 	// Section is where it is in the network file.
 	Problem string
 	Section string
+	// ConfigStale says that the endpoint, DNS, MTU or server key changed
+	// since the device got its config: it must scan the code again.
+	ConfigStale bool
 }
 
 // Status describes the server and whether its device can be reached.
@@ -155,7 +158,7 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 		st.DeviceUp = true
 	}
 	if st.Endpoint == "" {
-		st.Warnings = append(st.Warnings, "No endpoint is set: phones need the router's public address or DDNS name in their config (wgpanel setup --endpoint HOST).")
+		st.Warnings = append(st.Warnings, "No endpoint is set: phones need the router's public address or DDNS name in their config (the Endpoint field, or wgpanel settings --endpoint HOST).")
 	} else if a, err := netip.ParseAddr(strings.Trim(st.Endpoint, "[]")); err == nil && isNonPublic(a) {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("The endpoint %s is not a public address: phones outside your home cannot reach it.", a))
 	}
@@ -182,8 +185,10 @@ func (s *Service) Peers(ctx context.Context) ([]PeerView, error) {
 	}
 	stats := s.stats(cfg.Server.Interface)
 	views := make([]PeerView, len(cfg.Server.Peers), len(cfg.Server.Peers)+len(cfg.Server.Odd))
+	stamp := ConfigStamp(cfg)
 	for i := range cfg.Server.Peers {
 		views[i] = s.view(&cfg.Server.Peers[i], stats)
+		views[i].ConfigStale = stale(&cfg.Server.Peers[i], stamp)
 	}
 	for i := range cfg.Server.Odd {
 		o := &cfg.Server.Odd[i]
@@ -258,7 +263,14 @@ func (s *Service) Peer(ctx context.Context, ref string) (PeerView, error) {
 	if p == nil {
 		return PeerView{}, errUnknownPeer(ref)
 	}
-	return s.view(p, s.stats(cfg.Server.Interface)), nil
+	v := s.view(p, s.stats(cfg.Server.Interface))
+	v.ConfigStale = stale(p, ConfigStamp(cfg))
+	return v, nil
+}
+
+// stale reports whether p's device has a config older than stamp.
+func stale(p *Peer, stamp string) bool {
+	return p.ConfigStamp != "" && p.ConfigStamp != stamp
 }
 
 func errUnknownPeer(ref string) *Error {
@@ -393,6 +405,7 @@ func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Add
 			Tunnel:       tunnel,
 			Enabled:      true,
 			RouteAllowed: true,
+			ConfigStamp:  ConfigStamp(cfg),
 		}
 		if cfg.Settings.KeepPrivateKeys {
 			peer.PrivateKey = &priv
@@ -597,6 +610,21 @@ func (s *Service) PeerConfig(ctx context.Context, key wgtypes.Key) (name, config
 		return "", "", Errorf(ECONFLICT, "The private key of %s was not kept, so its config cannot be shown again; remove it and add it anew.", p.Name)
 	}
 	cc, _ := buildClientConfig(cfg, p, *p.PrivateKey)
+	if stamp := cc.stamp(); p.ConfigStamp != stamp {
+		// The owner is shown the current config: once the device scans
+		// it, it is up to date. Written only when it changed.
+		err := s.store.UpdateServer(ctx, func(c *Config) error {
+			if c.Server != nil {
+				if q := peerByKey(c.Server, key); q != nil {
+					q.ConfigStamp = stamp
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			s.log.Warn("recording the config shown", "name", p.Name, "err", err)
+		}
+	}
 	return p.Name, cc.String(), nil
 }
 

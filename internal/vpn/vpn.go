@@ -61,6 +61,9 @@ type Peer struct {
 	Enabled      bool
 	Keepalive    int  // persistent_keepalive in seconds, 0 when unset
 	RouteAllowed bool // route_allowed_ips
+	// ConfigStamp is ConfigStamp of the client config last handed out for
+	// this peer; "" when unknown (a peer made by LuCI or an older wgpanel).
+	ConfigStamp string
 }
 
 // Settings are wgpanel's own options (/etc/config/wgpanel, section main).
@@ -73,6 +76,7 @@ type Settings struct {
 	Listen          string       // web listen address; "" means the default
 	Auth            string       // "shadow" or "password"
 	PasswordHash    string       // crypt(3) hash for Auth "password"
+	STUNServer      string       // host[:port] asked for the public address; "" turns that off
 }
 
 // Network is what wgpanel reads about the router's other interfaces.
