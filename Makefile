@@ -80,8 +80,17 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # 4 KiB quantum loads the same and keeps up to about 120 KB of padding out
 # of the router's flash.
 LDFLAGS_arm_cortex-a9_vfpv3-d16 := -R 0x1000
+# ROUTER_GCFLAGS: router builds do not inline calls, except in the runtime,
+# the cryptography, math and sync packages, where inlining is what makes the
+# hot paths fast. Elsewhere (HTTP, JSON, UCI, netlink) a call costs a few
+# nanoseconds more per request and the binary is about 0.5 MB smaller: the
+# WRT3200ACM's package must stay under 8 MB. `make ipk ROUTER_GCFLAGS=`
+# builds with Go's default inlining.
+ROUTER_GCFLAGS ?= -gcflags=all=-l -gcflags=runtime/...= -gcflags=internal/...= \
+	-gcflags=crypto/...= -gcflags=golang.org/x/crypto/...= -gcflags=math/...= -gcflags=sync/...=
+GCFLAGS :=
 # Recursive (=), so that the TAGS of the target being built are used.
-GOBUILD  = $(GO) build -trimpath -buildvcs=false $(if $(TAGS),-tags '$(TAGS)') -ldflags '$(LDFLAGS)'
+GOBUILD  = $(GO) build -trimpath -buildvcs=false $(if $(TAGS),-tags '$(TAGS)') $(GCFLAGS) -ldflags '$(LDFLAGS)'
 
 BIN := $(BUILD)/$(ARCH)/wgpanel
 IPK := $(DIST)/wgpanel_$(PKG_VERSION)_$(ARCH).ipk
@@ -99,6 +108,7 @@ build:
 # which Go files the binary depends on.
 $(BIN): TAGS ?= nouserspace
 $(BIN): LDFLAGS += $(LDFLAGS_$(ARCH))
+$(BIN): GCFLAGS = $(ROUTER_GCFLAGS)
 $(BIN): FORCE
 	@test -n "$(GOENV_$(ARCH))" || { echo "make: unknown ARCH '$(ARCH)'; use one of: $(ARCHS)" >&2; exit 1; }
 	@mkdir -p $(@D)
