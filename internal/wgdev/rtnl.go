@@ -110,11 +110,10 @@ func linkExists(index uint32) (bool, error) {
 // linkByIndex returns the link with index, or nil when there is none.
 //
 // It asks the kernel for that one link rather than using rtnetlink's
-// LinkService.Get: that sends a dump request, which the kernel answers with
-// every link (a dump ignores the index) or with nothing, and when the
-// answer is not exactly one link it returns its own "too many/little
-// matches" error and drops the kernel's, so a vanished link (ENODEV) could
-// never be told from a failure.
+// LinkService.Get (v2.0.2 to v2.3.0): that sends a filtered dump request,
+// and when the answer is not exactly one link (none, once the link is gone)
+// it returns its own "too many/little matches" error and drops the
+// kernel's, so a vanished link could never be told from a failure.
 func linkByIndex(c *rtnetlink.Conn, index uint32) (*rtnetlink.LinkMessage, error) {
 	msgs, err := c.Execute(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: index},
 		unix.RTM_GETLINK, netlink.Request)
