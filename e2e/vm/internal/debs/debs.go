@@ -105,11 +105,8 @@ func Fetch(ctx context.Context, cache string, a Arch, log io.Writer) (*Set, erro
 	}
 	for _, p := range pkgs {
 		f := files[p]
-		if err := f.verify(debDir); err != nil {
-			return nil, err
-		}
 		root := filepath.Join(cache, "root", a.Debian, strings.TrimSuffix(f.name, ".deb"))
-		if err := unpack(ctx, filepath.Join(debDir, f.name), root); err != nil {
+		if err := unpack(ctx, debDir, f, root); err != nil {
 			return nil, err
 		}
 		s.Roots[p] = root
@@ -202,12 +199,17 @@ func uris(ctx context.Context, a Arch, pkgs []string) (map[string]debFile, error
 	return files, nil
 }
 
-// unpack extracts deb into root once; a marker file says it is complete.
-func unpack(ctx context.Context, deb, root string) error {
+// unpack checks package f against apt's hash and extracts it into root,
+// once: a marker file says it is complete.
+func unpack(ctx context.Context, debDir string, f debFile, root string) error {
 	done := filepath.Join(root, ".unpacked")
 	if _, err := os.Stat(done); err == nil {
 		return nil
 	}
+	if err := f.verify(debDir); err != nil {
+		return err
+	}
+	deb := filepath.Join(debDir, f.name)
 	if err := os.RemoveAll(root); err != nil {
 		return err
 	}

@@ -92,6 +92,7 @@ func main() {
 		{"enable", g.enable, false},
 		{"restore-recreated", g.restoreRecreated, true},
 		{"restore-syncconf", g.restoreSyncconf, true},
+		{"restore-luci-edit", g.luciEdit, true},
 		{"remove", g.remove, false},
 		{"serve-stop", g.stopServe, false},
 	}
@@ -665,8 +666,9 @@ func (g *guest) restoreRecreated() error {
 }
 
 // restoreSyncconf does what OpenWrt 25.12's handler did: the link kept,
-// `wg syncconf` with the UCI peers but without their preshared keys. serve
-// must put the keys back by itself.
+// `wg syncconf` with the UCI peers but without their preshared keys, then
+// the ifup hotplug event, on which wgpanel's hotplug script has procd send
+// serve SIGUSR1. serve must put the keys back by itself.
 func (g *guest) restoreSyncconf() error {
 	conf, _, err := netifdConfig(true, false)
 	if err != nil {
@@ -676,10 +678,62 @@ func (g *guest) restoreSyncconf() error {
 		return err
 	}
 	start := time.Now()
+	if err := g.serve.Process.Signal(syscall.SIGUSR1); err != nil {
+		return fmt.Errorf("signal serve as the hotplug script does: %v", err)
+	}
 	if err := g.waitPeers(start, true); err != nil {
 		return err
 	}
 	return g.phonePings(routerTunnel, true)
+}
+
+// luciEdit adds a peer to the network file as LuCI does (libuci writes a
+// temp file and renames it into place) and waits for serve to put it on
+// the device by itself, then takes it out again the same way.
+func (g *guest) luciEdit() error {
+	path := filepath.Join(configDir, "network")
+	before, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	tablet, _ := wgtypes.GeneratePrivateKey()
+	key := tablet.PublicKey().String()
+	section := fmt.Sprintf("\nconfig wireguard_%s\n\toption description 'tablet'\n\toption public_key '%s'\n\tlist allowed_ips '10.66.66.9/32'\n", wgIf, key)
+	write := func(data []byte) error {
+		tmp := filepath.Join(configDir, ".network.uci-vmtest")
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			return err
+		}
+		return os.Rename(tmp, path)
+	}
+	wait := func(want bool) error {
+		start := time.Now()
+		for {
+			peers, err := g.wgShow(wgIf, "allowed-ips")
+			if err != nil {
+				return err
+			}
+			_, ok := peers[key]
+			if ok == want {
+				say("INFO serve applied LuCI's edit (tablet on the device: %v) %dms after the rename", want, time.Since(start).Milliseconds())
+				return g.serveAlive()
+			}
+			if time.Since(start) > g.restore {
+				return fmt.Errorf("serve did not apply LuCI's edit within %v: tablet on the device %v; want %v", g.restore, ok, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if err := write(append(before, section...)); err != nil {
+		return err
+	}
+	if err := wait(true); err != nil {
+		return err
+	}
+	if err := write(before); err != nil {
+		return err
+	}
+	return wait(false)
 }
 
 // waitPeers waits up to g.restore after start until the phone and the
