@@ -62,12 +62,15 @@ var arches = []vmArch{
 // VM reports is a subtest here.
 func TestRouterVM(t *testing.T) {
 	for _, va := range arches {
-		t.Run(va.name, func(t *testing.T) { runVM(t, va) })
+		t.Run(va.name, func(t *testing.T) {
+			t.Parallel()
+			runVM(t, va)
+		})
 	}
 }
 
 func runVM(t *testing.T, va vmArch) {
-	testutil.RequireCommand(t, va.qemu, "apt-get", "apt-cache", "dpkg-deb", "go")
+	testutil.RequireCommand(t, va.qemu, "apt-get", "apt-cache", "dpkg-deb")
 	if va.ipkArch != "" {
 		testutil.RequireCommand(t, "make", "git")
 	}
@@ -118,6 +121,15 @@ func runVM(t *testing.T, va vmArch) {
 	report(t, va, res)
 }
 
+// goTool finds the go command: in PATH, else where the official
+// installation puts it (sudo often drops /usr/local/go/bin from PATH).
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
+}
+
 // repoRoot is the repository root: this package lives in e2e/vm.
 func repoRoot(t testing.TB) string {
 	t.Helper()
@@ -135,10 +147,12 @@ func repoRoot(t testing.TB) string {
 func goBuild(t *testing.T, va vmArch, dir, name string, args ...string) []byte {
 	t.Helper()
 	out := filepath.Join(dir, name)
-	args = append(args[:1], append([]string{"-trimpath", "-ldflags=-s -w", "-o", out}, args[1:]...)...)
+	// The flags of make ipk and of e2e's router build, so that CI's build
+	// cache serves all of them.
+	args = append(args[:1], append([]string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out}, args[1:]...)...)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := exec.CommandContext(ctx, goTool(), args...)
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), append([]string{"CGO_ENABLED=0", "GOOS=linux"}, va.goenv...)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -162,7 +176,7 @@ func routerWgpanel(t *testing.T, va vmArch, dir string) ([]byte, string) {
 	dist := filepath.Join(dir, "dist")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "ipk",
+	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "ipk", "GO="+goTool(),
 		"ARCH="+va.ipkArch, "DIST="+dist, "BUILD="+filepath.Join(dir, "build"))
 	cmd.Dir = repoRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -284,10 +298,9 @@ func report(t *testing.T, va vmArch, res vmResult) {
 		case strings.HasPrefix(l, "STEP "):
 			if m := stepRe.FindStringSubmatch(l); m != nil {
 				steps[m[1]] = m[2:]
-				if m[1] == "modules" {
-					plan = append([]string{"modules"}, plan...)
-				}
 			}
+		case strings.HasPrefix(l, "BOOT "):
+			t.Logf("%s VM: kernel uptime at /init %s s", va.name, strings.TrimPrefix(l, "BOOT "))
 		case strings.HasPrefix(l, "INFO "):
 			t.Logf("%s VM: %s", va.name, strings.TrimPrefix(l, "INFO "))
 		case strings.HasPrefix(l, "GOTEST-END "):
@@ -300,6 +313,9 @@ func report(t *testing.T, va vmArch, res vmResult) {
 		case strings.HasPrefix(l, "END "):
 			end = strings.TrimPrefix(l, "END ")
 		}
+	}
+	if _, ok := steps["modules"]; ok { // /init could not load a module
+		plan = append([]string{"modules"}, plan...)
 	}
 	if len(plan) == 0 {
 		t.Errorf("the %s VM's guest never started (no PLAN line)", va.name)

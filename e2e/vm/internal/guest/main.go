@@ -493,7 +493,9 @@ func (g *guest) phoneUp() error {
 		if strings.HasSuffix(r, "/0") {
 			return fmt.Errorf("the split-tunnel config routes everything: %s", r)
 		}
-		g.runIn("phone", "ip", "route", "replace", r, "dev", phoneIf)
+		if _, err := g.runIn("phone", "ip", "route", "replace", r, "dev", phoneIf); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -652,9 +654,6 @@ func (g *guest) enable() error {
 // key, port and address but none of its peers, and waits for serve to put
 // the enabled peers back by itself, without any command.
 func (g *guest) restoreRecreated() error {
-	if _, err := g.run("ip", "link", "del", "dev", wgIf); err != nil {
-		return err
-	}
 	if err := g.netifdCreate(false); err != nil {
 		return err
 	}
