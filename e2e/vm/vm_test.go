@@ -30,7 +30,8 @@ type vmArch struct {
 	// scale stretches the guest's timeouts: TCG runs an ARM guest about
 	// ten times slower than native.
 	scale int
-	// timeout bounds the whole VM run, boot to power-off.
+	// timeout bounds the whole VM run, boot to power-off. The guest's own
+	// bounds fit in it: the steps, then wgdev's tests (12 s × scale).
 	timeout time.Duration
 	// ipkArch, when set, takes wgpanel from `make ipk ARCH=ipkArch`;
 	// otherwise it is built here with the router's tags.
@@ -49,7 +50,7 @@ var arches = []vmArch{
 		triplet: "arm-linux-gnueabihf", qemu: "qemu-system-arm",
 		// highmem=off: the non-LPAE armmp kernel cannot reach the high PCIe window.
 		machine: []string{"-M", "virt,highmem=off", "-cpu", "cortex-a15"}, console: "ttyAMA0",
-		scale: 10, timeout: 150 * time.Second,
+		scale: 10, timeout: 180 * time.Second,
 		ipkArch: "arm_cortex-a9_vfpv3-d16",
 	},
 }

@@ -815,9 +815,10 @@ func (g *guest) stopServe() error {
 // passes its output on.
 func (g *guest) goTest(bin string) {
 	say("GOTEST-START %s", bin)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second*g.scale)
+	// Within the host's bound on the whole VM run (see vm_test.go).
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second*g.scale)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-test.v", "-test.count=1", fmt.Sprintf("-test.timeout=%v", 50*time.Second*g.scale))
+	cmd := exec.CommandContext(ctx, bin, "-test.v", "-test.count=1", fmt.Sprintf("-test.timeout=%v", 10*time.Second*g.scale))
 	cmd.Dir = filepath.Dir(bin)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
