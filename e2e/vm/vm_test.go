@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,16 +76,13 @@ func runVM(t *testing.T, va vmArch) {
 	if va.ipkArch != "" {
 		testutil.RequireCommand(t, "make", "git")
 	}
-	cache, err := debs.CacheDir()
-	if err != nil {
-		testutil.SkipOrFail(t, "%v", err)
-	}
 	start := time.Now()
-	set, err := debs.Fetch(t.Context(), cache, va.deb, t.Output())
+	sets, cache, err := fetchPackages(t)
 	if err != nil {
-		testutil.SkipOrFail(t, "the Debian packages for the %s VM (apt-get update; dpkg --add-architecture armhf; or set %s to a filled cache): %v",
-			va.name, debs.EnvCache, err)
+		testutil.SkipOrFail(t, "the Debian packages for the VMs (apt-get update; dpkg --add-architecture armhf; or set %s to a filled cache): %v",
+			debs.EnvCache, err)
 	}
+	set := sets[va.deb]
 	t.Logf("packages: %s and %d others in %s (%v)", set.Kernel, len(set.Roots)-1, cache, time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
@@ -129,6 +127,31 @@ func goTool() string {
 		return p
 	}
 	return "/usr/local/go/bin/go"
+}
+
+var (
+	fetchOnce  sync.Once
+	fetchSets  map[debs.Arch]*debs.Set
+	fetchCache string
+	fetchErr   error
+)
+
+// fetchPackages fetches the packages of every architecture once for the
+// test process: the VMs run in parallel, and apt is asked only twice.
+func fetchPackages(t *testing.T) (map[debs.Arch]*debs.Set, string, error) {
+	fetchOnce.Do(func() {
+		if fetchCache, fetchErr = debs.CacheDir(); fetchErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		var log bytes.Buffer
+		fetchSets, fetchErr = debs.Fetch(ctx, fetchCache, debs.All, &log)
+		if log.Len() > 0 {
+			t.Log(strings.TrimSpace(log.String()))
+		}
+	})
+	return fetchSets, fetchCache, fetchErr
 }
 
 // repoRoot is the repository root: this package lives in e2e/vm.

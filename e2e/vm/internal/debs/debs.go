@@ -31,6 +31,9 @@ type Arch struct {
 var (
 	AMD64 = Arch{Debian: "amd64", KernelMeta: "linux-image-cloud-amd64"}
 	ARMHF = Arch{Debian: "armhf", KernelMeta: "linux-image-armmp"}
+
+	// All are the architectures the VM tests boot.
+	All = []Arch{AMD64, ARMHF}
 )
 
 // userland are the packages besides the kernel: busybox for the shell and
@@ -71,66 +74,102 @@ func (s *Set) Root(pkg string) string { return s.Roots[pkg] }
 // KernelRoot is the kernel package's directory.
 func (s *Set) KernelRoot() string { return s.Roots[s.Kernel] }
 
-// Fetch resolves the versioned kernel through the meta package (old
-// versioned kernels vanish from the mirror after security updates),
-// downloads what the cache lacks and unpacks it. The apt lists must be
-// current (apt-get update; for armhf after dpkg --add-architecture armhf).
-func Fetch(ctx context.Context, cache string, a Arch, log io.Writer) (*Set, error) {
-	kernel, err := resolveKernel(ctx, a)
+// Fetch resolves each architecture's versioned kernel through its meta
+// package (old versioned kernels vanish from the mirror after security
+// updates), downloads what the cache lacks and unpacks it. The apt lists
+// must be current (apt-get update; for armhf after dpkg --add-architecture
+// armhf). It asks apt twice in all, whatever the number of architectures:
+// each apt call costs seconds where apt keeps no package cache (Debian's
+// container images).
+func Fetch(ctx context.Context, cache string, arches []Arch, log io.Writer) (map[Arch]*Set, error) {
+	kernels, err := resolveKernels(ctx, arches)
 	if err != nil {
 		return nil, err
 	}
-	pkgs := append([]string{kernel}, userland...)
-	debDir := filepath.Join(cache, "debs", a.Debian)
-	if err := os.MkdirAll(debDir, 0o755); err != nil {
-		return nil, err
+	var all []string
+	for _, a := range arches {
+		for _, p := range append([]string{kernels[a]}, userland...) {
+			all = append(all, qualified(p, a))
+		}
 	}
-	files, err := uris(ctx, a, pkgs)
+	files, err := uris(ctx, all)
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{Arch: a, Kernel: kernel, Roots: map[string]string{}}
-	var missing []string
-	for _, p := range pkgs {
-		if !files[p].cached(debDir) {
-			missing = append(missing, qualified(p, a))
-		}
-	}
-	if len(missing) > 0 {
-		start := time.Now()
-		if out, err := run(ctx, debDir, "apt-get", append([]string{"download", "-q"}, missing...)...); err != nil {
-			return nil, fmt.Errorf("apt-get download: %w\n%s", err, out)
-		}
-		fmt.Fprintf(log, "downloaded %d %s packages in %v\n", len(missing), a.Debian, time.Since(start).Round(time.Millisecond))
-	}
-	for _, p := range pkgs {
-		f := files[p]
-		root := filepath.Join(cache, "root", a.Debian, strings.TrimSuffix(f.name, ".deb"))
-		if err := unpack(ctx, debDir, f, root); err != nil {
+	sets := map[Arch]*Set{}
+	for _, a := range arches {
+		s := &Set{Arch: a, Kernel: kernels[a], Roots: map[string]string{}}
+		pkgs := append([]string{s.Kernel}, userland...)
+		debDir := filepath.Join(cache, "debs", a.Debian)
+		if err := os.MkdirAll(debDir, 0o755); err != nil {
 			return nil, err
 		}
-		s.Roots[p] = root
+		var missing []string
+		for _, p := range pkgs {
+			if !files[qualified(p, a)].cached(debDir) {
+				missing = append(missing, qualified(p, a))
+			}
+		}
+		if len(missing) > 0 {
+			start := time.Now()
+			if out, err := run(ctx, debDir, "apt-get", append([]string{"download", "-q"}, missing...)...); err != nil {
+				return nil, fmt.Errorf("apt-get download: %w\n%s", err, out)
+			}
+			fmt.Fprintf(log, "downloaded %d %s packages in %v\n", len(missing), a.Debian, time.Since(start).Round(time.Millisecond))
+		}
+		for _, p := range pkgs {
+			f := files[qualified(p, a)]
+			root := filepath.Join(cache, "root", a.Debian, strings.TrimSuffix(f.name, ".deb"))
+			if err := unpack(ctx, debDir, f, root); err != nil {
+				return nil, err
+			}
+			s.Roots[p] = root
+		}
+		sets[a] = s
 	}
-	return s, nil
+	return sets, nil
 }
 
 func qualified(pkg string, a Arch) string { return pkg + ":" + a.Debian }
 
-// resolveKernel returns the versioned kernel package the meta package
+// resolveKernels returns the versioned kernel package each meta package
 // depends on.
-func resolveKernel(ctx context.Context, a Arch) (string, error) {
-	out, err := run(ctx, "", "apt-cache", "depends", qualified(a.KernelMeta, a))
-	if err != nil {
-		return "", fmt.Errorf("apt-cache depends %s: %w\n%s", a.KernelMeta, err, out)
+func resolveKernels(ctx context.Context, arches []Arch) (map[Arch]string, error) {
+	args := []string{"depends"}
+	for _, a := range arches {
+		args = append(args, qualified(a.KernelMeta, a))
 	}
+	out, err := run(ctx, "", "apt-cache", args...)
+	if err != nil {
+		return nil, fmt.Errorf("apt-cache depends: %w\n%s", err, out)
+	}
+	// apt-cache prints each package asked for on a line of its own (with
+	// :arch for a foreign one), then its dependencies indented.
+	kernels := map[Arch]string{}
+	var cur *Arch
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 2 && f[0] == "Depends:" && strings.HasPrefix(f[1], "linux-image-") {
-			return strings.TrimSuffix(f[1], ":"+a.Debian), nil
+		line := sc.Text()
+		if !strings.HasPrefix(line, " ") {
+			cur = nil
+			for i, a := range arches {
+				if line == a.KernelMeta || line == qualified(a.KernelMeta, a) {
+					cur = &arches[i]
+				}
+			}
+			continue
+		}
+		f := strings.Fields(line)
+		if cur != nil && len(f) == 2 && f[0] == "Depends:" && strings.HasPrefix(f[1], "linux-image-") && kernels[*cur] == "" {
+			kernels[*cur] = strings.TrimSuffix(f[1], ":"+cur.Debian)
 		}
 	}
-	return "", fmt.Errorf("%s names no kernel (apt-get update, and for armhf dpkg --add-architecture armhf first?):\n%s", a.KernelMeta, out)
+	for _, a := range arches {
+		if kernels[a] == "" {
+			return nil, fmt.Errorf("%s names no kernel (apt-get update, and for armhf dpkg --add-architecture armhf first?):\n%s", qualified(a.KernelMeta, a), out)
+		}
+	}
+	return kernels, nil
 }
 
 // debFile is one package file as apt would download it.
@@ -159,20 +198,16 @@ func (f debFile) verify(dir string) error {
 	return nil
 }
 
-// uris asks apt which file each package is, without downloading. It runs
-// in an empty directory: apt-get prints nothing for a package whose file
-// is already in the current one.
-func uris(ctx context.Context, a Arch, pkgs []string) (map[string]debFile, error) {
+// uris asks apt which file each package (name:arch) is, without
+// downloading. It runs in an empty directory: apt-get prints nothing for a
+// package whose file is already in the current one.
+func uris(ctx context.Context, qualified []string) (map[string]debFile, error) {
 	dir, err := os.MkdirTemp("", "wgpanel-vm-uris-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	args := []string{"download", "--print-uris", "-q"}
-	for _, p := range pkgs {
-		args = append(args, qualified(p, a))
-	}
-	out, err := run(ctx, dir, "apt-get", args...)
+	out, err := run(ctx, dir, "apt-get", append([]string{"download", "--print-uris", "-q"}, qualified...)...)
 	if err != nil {
 		return nil, fmt.Errorf("apt-get download --print-uris: %w\n%s", err, out)
 	}
@@ -188,12 +223,15 @@ func uris(ctx context.Context, a Arch, pkgs []string) (map[string]debFile, error
 		if err != nil {
 			continue
 		}
-		pkg, _, _ := strings.Cut(f[1], "_")
-		files[pkg] = debFile{name: f[1], size: size, sha256: strings.ToLower(strings.TrimPrefix(f[3], "SHA256:"))}
+		parts := strings.Split(strings.TrimSuffix(f[1], ".deb"), "_")
+		if len(parts) != 3 {
+			continue
+		}
+		files[parts[0]+":"+parts[2]] = debFile{name: f[1], size: size, sha256: strings.ToLower(strings.TrimPrefix(f[3], "SHA256:"))}
 	}
-	for _, p := range pkgs {
-		if _, ok := files[p]; !ok {
-			return nil, fmt.Errorf("apt knows no package %s for %s:\n%s", p, a.Debian, out)
+	for _, q := range qualified {
+		if _, ok := files[q]; !ok {
+			return nil, fmt.Errorf("apt has no file for %s:\n%s", q, out)
 		}
 	}
 	return files, nil

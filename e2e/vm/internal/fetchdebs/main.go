@@ -11,18 +11,23 @@ import (
 )
 
 func main() {
-	dir, err := debs.CacheDir()
-	if err == nil {
-		for _, a := range []debs.Arch{debs.AMD64, debs.ARMHF} {
-			var s *debs.Set
-			if s, err = debs.Fetch(context.Background(), dir, a, os.Stdout); err != nil {
-				break
-			}
-			fmt.Printf("%s: %s and %d other packages in %s\n", a.Debian, s.Kernel, len(s.Roots)-1, dir)
-		}
-	}
-	if err != nil {
+	if err := fetch(); err != nil {
 		fmt.Fprintf(os.Stderr, "fetchdebs: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+func fetch() error {
+	dir, err := debs.CacheDir()
+	if err != nil {
+		return err
+	}
+	sets, err := debs.Fetch(context.Background(), dir, debs.All, os.Stdout)
+	if err != nil {
+		return err
+	}
+	for _, a := range debs.All {
+		fmt.Printf("%s: %s and %d other packages in %s\n", a.Debian, sets[a].Kernel, len(sets[a].Roots)-1, dir)
+	}
+	return nil
 }
