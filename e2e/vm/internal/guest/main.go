@@ -126,7 +126,7 @@ func main() {
 			say("SERVELOG %s", l)
 		}
 	}
-	if g.serve != nil && g.serve.ProcessState == nil {
+	if g.serve != nil && g.serveAlive() == nil {
 		g.serve.Process.Kill()
 	}
 	if *gotest != "" {
