@@ -68,6 +68,8 @@ func main() {
 	scale := flag.Int("scale", 1, "multiply the timeouts by this")
 	flag.DurationVar(&g.restore, "restore", 2*time.Second, "how soon serve must restore the device without a command")
 	gotest := flag.String("gotest", "", "a go test binary to run after the steps")
+	gotestSkip := flag.String("gotest-skip", "", "the go test binary's -test.skip")
+	ci := flag.Bool("ci", false, "run the go test binary with CI=true: a missing prerequisite fails its test")
 	flag.Parse()
 	g.scale = time.Duration(*scale)
 
@@ -130,7 +132,7 @@ func main() {
 		g.serve.Process.Kill()
 	}
 	if *gotest != "" {
-		g.goTest(*gotest)
+		g.goTest(*gotest, *gotestSkip, *ci)
 	}
 	result := "pass"
 	if g.failed {
@@ -813,13 +815,19 @@ func (g *guest) stopServe() error {
 
 // goTest runs a go test binary, as root against the kernel module, and
 // passes its output on.
-func (g *guest) goTest(bin string) {
+func (g *guest) goTest(bin, skip string, ci bool) {
 	say("GOTEST-START %s", bin)
 	// Within the host's bound on the whole VM run (see vm_test.go).
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second*g.scale)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-test.v", "-test.count=1", fmt.Sprintf("-test.timeout=%v", 10*time.Second*g.scale))
+	if skip != "" {
+		cmd.Args = append(cmd.Args, "-test.skip="+skip)
+	}
 	cmd.Dir = filepath.Dir(bin)
+	if ci {
+		cmd.Env = append(os.Environ(), "CI=true")
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		say("GOTEST-END fail %v", err)
