@@ -77,14 +77,11 @@ func deleteLinkIfOurs(index uint32, name string) error {
 		return fmt.Errorf("open rtnetlink: %w", err)
 	}
 	defer c.Close()
-	lm, err := c.Link.Get(index)
+	lm, err := linkByIndex(c, index)
 	if err != nil {
-		if linkGoneErr(err) {
-			return nil
-		}
 		return fmt.Errorf("look up interface %s: %w", name, err)
 	}
-	if lm.Attributes == nil || lm.Attributes.Name != name {
+	if lm == nil || lm.Attributes == nil || lm.Attributes.Name != name {
 		return nil
 	}
 	if err := c.Link.Delete(index); err != nil && !linkGoneErr(err) {
@@ -106,13 +103,32 @@ func linkExists(index uint32) (bool, error) {
 		return false, err
 	}
 	defer c.Close()
-	if _, err := c.Link.Get(index); err != nil {
+	lm, err := linkByIndex(c, index)
+	return lm != nil, err
+}
+
+// linkByIndex returns the link with index, or nil when there is none.
+//
+// It asks the kernel for that one link rather than using rtnetlink's
+// LinkService.Get (v2.0.2 to v2.3.0): that sends a filtered dump request,
+// and when the answer is not exactly one link (none, once the link is gone)
+// it returns its own "too many/little matches" error and drops the
+// kernel's, so a vanished link could never be told from a failure.
+func linkByIndex(c *rtnetlink.Conn, index uint32) (*rtnetlink.LinkMessage, error) {
+	msgs, err := c.Execute(&rtnetlink.LinkMessage{Family: unix.AF_UNSPEC, Index: index},
+		unix.RTM_GETLINK, netlink.Request)
+	if err != nil {
 		if linkGoneErr(err) {
-			return false, nil
+			return nil, nil
 		}
-		return false, err
+		return nil, err
 	}
-	return true, nil
+	for _, m := range msgs {
+		if lm, ok := m.(*rtnetlink.LinkMessage); ok && lm.Index == index {
+			return lm, nil
+		}
+	}
+	return nil, fmt.Errorf("the kernel answered the request for interface %d without it", index)
 }
 
 // linkWatcher notices when a link disappears from the network namespace:
