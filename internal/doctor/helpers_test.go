@@ -14,13 +14,10 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgpanel/wgpanel/internal/openwrt"
+	"github.com/wgpanel/wgpanel/internal/testutil/fixtures"
 	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
-
-// fixtures is where the shared OpenWrt UCI fixtures live, relative to this
-// package (the repository is cloned next to shared/).
-const fixtures = "../../../shared/fixtures/openwrt"
 
 // Keys in network.wireguard-example.
 const (
@@ -31,11 +28,7 @@ const (
 
 func fixture(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatalf("read fixture: %v", err)
-	}
-	return string(b)
+	return string(fixtures.OpenWrt(t, name))
 }
 
 func mustKey(t testing.TB, s string) wgtypes.Key {

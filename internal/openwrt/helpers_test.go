@@ -10,22 +10,15 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgpanel/wgpanel/internal/testutil/fixtures"
 	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
-// fixtures is where the shared OpenWrt UCI fixtures live, relative to this
-// package (the repository is cloned next to shared/).
-const fixtures = "../../../shared/fixtures/openwrt"
-
 // fixture returns the bytes of a shared fixture.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixtures, name))
-	if err != nil {
-		t.Fatalf("read fixture: %v", err)
-	}
-	return b
+	return fixtures.OpenWrt(t, name)
 }
 
 // newDir returns a fresh config directory holding the given files

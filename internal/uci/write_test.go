@@ -2,24 +2,16 @@ package uci
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/wgpanel/wgpanel/internal/testutil"
+	"github.com/wgpanel/wgpanel/internal/testutil/fixtures"
 )
-
-// fixtureDir holds the OpenWrt 23.05 UCI files shared by all packages.
-const fixtureDir = "../../../shared/fixtures/openwrt"
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(fixtureDir, name))
-	if err != nil {
-		t.Fatalf("read fixture: %v", err)
-	}
-	return data
+	return fixtures.OpenWrt(t, name)
 }
 
 func mustParse(t testing.TB, name string, data []byte) *File {

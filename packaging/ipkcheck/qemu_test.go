@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -18,10 +17,8 @@ import (
 	"time"
 
 	"github.com/wgpanel/wgpanel/internal/testutil"
+	"github.com/wgpanel/wgpanel/internal/testutil/fixtures"
 )
-
-// fixtures are the OpenWrt 23.05 UCI files shared by wgpanel's tests.
-const fixtures = "../../../shared/fixtures/openwrt"
 
 // TestQEMUSmoke runs the packaged ARMv7 binary (the one in the .apk, the
 // same bytes as the .ipk's) under qemu-arm-static as the router would (no
@@ -54,8 +51,8 @@ func TestQEMUSmoke(t *testing.T) {
 	if err := os.Mkdir(conf, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, filepath.Join(fixtures, "network.wireguard-example"), filepath.Join(conf, "network"))
-	copyFile(t, filepath.Join(fixtures, "firewall.wireguard-example"), filepath.Join(conf, "firewall"))
+	fixtures.CopyOpenWrt(t, "network.wireguard-example", filepath.Join(conf, "network"))
+	fixtures.CopyOpenWrt(t, "firewall.wireguard-example", filepath.Join(conf, "firewall"))
 
 	const password = "smoke-test-Pa55"
 	hash := opensslSHA512Crypt(t, password)
@@ -266,9 +263,6 @@ func freeLoopbackAddr(t *testing.T) string {
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
-	if errors.Is(err, os.ErrNotExist) {
-		testutil.SkipOrFail(t, "fixture %s is missing (the repository is cloned next to shared/)", from)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
