@@ -91,12 +91,7 @@ func (g *globals) setup(ctx context.Context, args []string) error {
 	if _, err := g.parse("setup", fs, args); err != nil {
 		return err
 	}
-	if g.standaloneConfig() {
-		if err := g.ensureStateDir(); err != nil {
-			return err
-		}
-	}
-	e, err := g.open(slog.LevelWarn)
+	e, err := g.openToWrite()
 	if err != nil {
 		return err
 	}

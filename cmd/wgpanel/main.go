@@ -255,6 +255,17 @@ type env struct {
 	log   *slog.Logger
 }
 
+// openToWrite opens the configuration for a command that changes it, first
+// creating a standalone state directory that does not exist yet.
+func (g *globals) openToWrite() (*env, error) {
+	if g.standaloneConfig() {
+		if err := g.ensureStateDir(); err != nil {
+			return nil, err
+		}
+	}
+	return g.open(slog.LevelWarn)
+}
+
 func (g *globals) open(level slog.Level) (*env, error) {
 	dir, err := g.dir()
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -36,12 +35,7 @@ func (g *globals) passwd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if g.standaloneConfig() {
-		if err := g.ensureStateDir(); err != nil {
-			return err
-		}
-	}
-	e, err := g.open(slog.LevelWarn)
+	e, err := g.openToWrite()
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 
@@ -48,12 +47,7 @@ func (g *globals) settings(ctx context.Context, args []string) error {
 			}
 		}
 	})
-	if g.standaloneConfig() {
-		if err := g.ensureStateDir(); err != nil {
-			return err
-		}
-	}
-	e, err := g.open(slog.LevelWarn)
+	e, err := g.openToWrite()
 	if err != nil {
 		return err
 	}
