@@ -60,6 +60,9 @@ type PeerView struct {
 	// ConfigStale says that the endpoint, DNS, MTU or server key changed
 	// since the device got its config: it must scan the code again.
 	ConfigStale bool
+	Access      Access
+	Hosts       []netip.Prefix
+	Expires     time.Time
 }
 
 // Status describes the server and whether its device can be reached.
@@ -240,6 +243,9 @@ func (s *Service) view(p *Peer, stats map[wgtypes.Key]*PeerStats) PeerView {
 		Tunnel:         p.Tunnel,
 		Enabled:        p.Enabled,
 		PrivateKeyKept: p.PrivateKey != nil,
+		Access:         p.Access.OrAll(),
+		Hosts:          slices.Clone(p.Hosts),
+		Expires:        p.Expires,
 	}
 	if v.Tunnel == "" {
 		v.Tunnel = TunnelSplit
