@@ -75,6 +75,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		firstPW = auth.GeneratePassword()
 	}
 
+	x := g.newExtras(e)
 	var link *wgdev.Link
 	if g.devMode() {
 		if cfg.Server == nil {
@@ -89,6 +90,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 			return startError(err, srv.Interface, srv.ListenPort, e.store.NetworkPath())
 		}
 		defer link.Close()
+		defer x.close()
 		log.Info("interface up", "interface", srv.Interface, "kind", link.Kind(), "port", srv.ListenPort,
 			"public_key", srv.PublicKey().String())
 	}
@@ -110,7 +112,8 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	diag := g.diagnostics(e)
-	loop := g.follow(ctx, e, diag, cfg.Settings.Interface, usr1)
+	diag.nft = x.nft
+	loop := g.follow(ctx, e, diag, x, cfg.Settings.Interface, usr1)
 	handler := pageWatch(api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
 		Settings: e.store, Reach: reacher(diag, log.With("component", "reach"))}), loop)
 	ln, err := net.Listen("tcp", addr)
@@ -178,10 +181,14 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 // network and wgpanel files, and SIGUSR1 (the hotplug script's ifup), and
 // samples the device for the doctor while the page is open or a peer is
 // connected. Nothing wakes it while idle.
-func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, ifname string, usr1 <-chan os.Signal) *follow.Loop {
+func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, x *extras, ifname string, usr1 <-chan os.Signal) *follow.Loop {
 	log := e.log.With("component", "follow")
 	loop := follow.New(follow.Config{
-		Reconcile: e.svc.Reconcile,
+		Reconcile: func(ctx context.Context) (*vpn.Changes, error) {
+			ch, err := e.svc.Reconcile(ctx)
+			x.sync(ctx)
+			return ch, err
+		},
 		Sample: func() bool {
 			st, err := e.dev.State(ifname)
 			if err != nil {

@@ -89,6 +89,11 @@ type Added struct {
 type PeerUpdate struct {
 	Name    *string
 	Enabled *bool
+	// Access, Hosts and Expires change what the device may reach and its
+	// end date (a zero time: none); see applyExtra.
+	Access  *Access
+	Hosts   *[]netip.Prefix
+	Expires *time.Time
 }
 
 // Changes lists what Reconcile changed on the device.
@@ -369,6 +374,14 @@ func errNameTaken(name string) *Error {
 // AddPeer creates a peer with fresh keys and the next free addresses, writes
 // it to the store, applies it to the device and returns its client config.
 func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Added, error) {
+	return s.AddPeerWith(ctx, name, tunnel, PeerOptions{})
+}
+
+// AddPeerWith is AddPeer with the new device's access and end date.
+func (s *Service) AddPeerWith(ctx context.Context, name string, tunnel Tunnel, opts PeerOptions) (*Added, error) {
+	if err := opts.check(s.now()); err != nil {
+		return nil, err
+	}
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -412,6 +425,9 @@ func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Add
 			Enabled:      true,
 			RouteAllowed: true,
 			ConfigStamp:  ConfigStamp(cfg),
+			Access:       opts.Access.OrAll(),
+			Hosts:        opts.Hosts,
+			Expires:      opts.Expires,
 		}
 		if cfg.Settings.KeepPrivateKeys {
 			peer.PrivateKey = &priv
@@ -547,6 +563,9 @@ func (s *Service) UpdatePeer(ctx context.Context, key wgtypes.Key, u PeerUpdate)
 			p.Name = *u.Name
 		}
 		old = *p
+		if err := u.applyExtra(p, s.now()); err != nil {
+			return err
+		}
 		if u.Enabled != nil {
 			p.Enabled = *u.Enabled
 		}

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// patchPeer sends PATCH /api/peers/{id} with body and checks the status.
+func (c *nsClient) patch(path, body string, want int) []byte {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPatch, webURL+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, want)
+}
+
+// reaches pings target from the phone until the answer is want (a reply
+// or none), for at most 5 s: the daemon applies a change after its
+// configuration watch settles.
+func (tp *topo) reaches(target string, want bool) bool {
+	for i := 0; i < 10; i++ {
+		r := tp.ping(target, "-c", "1", "-W", "1")
+		if (r.err == nil) == want {
+			return true
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return false
+}
+
+// accessStatus returns the status of the doctor's access check.
+func accessStatus(t *testing.T, c *nsClient) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, webURL+"/api/doctor", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Checks []struct{ ID, Status, Finding string }
+	}
+	if err := json.Unmarshal(c.do(req, http.StatusOK), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range rep.Checks {
+		if ch.ID == "access" {
+			return ch.Status + " " + ch.Finding
+		}
+	}
+	return "missing"
+}
+
+// TestAccessSwitchesLive changes a connected phone's access through the
+// API and checks, with the phone's own pings through the unchanged tunnel,
+// that each mode takes effect without a reconnect; after serve exits no
+// nftables table of wgpanel's is left in the router.
+func TestAccessSwitchesLive(t *testing.T) {
+	t.Parallel()
+	tp := newTopo(t, topoOptions{phone: true, lan: true})
+	waitWebUI(t, tp)
+	_, key := connectPhone(t, tp)
+	id := strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(key), "=")
+	hs := tp.wgShow("latest-handshakes")[key]
+
+	c := newNSClient(t, tp.router)
+	c.post("/api/login", fmt.Sprintf(`{"password": %q}`, webPassword(t, tp)), http.StatusOK)
+	if !tp.reaches(lanHost, true) {
+		t.Fatalf("access all: the phone cannot reach the LAN host %s", lanHost)
+	}
+	steps := []struct {
+		body  string
+		reach bool
+	}{
+		{`{"access":"internet"}`, false},
+		{`{"access":"hosts","hosts":["` + lanHost + `"]}`, true},
+		{`{"access":"hosts","hosts":["192.168.1.99"]}`, false},
+		{`{"access":"all"}`, true},
+	}
+	for _, s := range steps {
+		c.patch("/api/peers/"+id, s.body, http.StatusOK)
+		if !tp.reaches(lanHost, s.reach) {
+			t.Errorf("after PATCH %s: reaching %s = %v; want %v\n%s", s.body, lanHost, !s.reach, s.reach,
+				run(quickTimeout, nil, inNS(tp.router, "nft", "list", "table", "inet", "wgpanel")...))
+		}
+	}
+	if got := tp.wgShow("latest-handshakes")[key]; hs == "" || hs == "0" || got == "" {
+		t.Errorf("handshake before %q, after %q: the phone should have stayed connected", hs, got)
+	}
+
+	tables := mustRun(t, quickTimeout, inNS(tp.router, "nft", "list", "tables")...)
+	if !strings.Contains(tables, "table inet wgpanel") {
+		t.Errorf("while serve runs: nft list tables = %q; want table inet wgpanel", tables)
+	}
+	// The doctor notices when another program flushes the table.
+	if st := accessStatus(t, c); !strings.HasPrefix(st, "ok ") {
+		t.Errorf("doctor's access check with the table in place: %s; want ok", st)
+	}
+	mustRun(t, quickTimeout, inNS(tp.router, "nft", "flush", "table", "inet", "wgpanel")...)
+	if st := accessStatus(t, c); !strings.HasPrefix(st, "warn ") {
+		t.Errorf("doctor's access check after nft flush: %s; want warn", st)
+	}
+	tp.stopServe()
+	tp.serveGone = true // stopped and checked here, not again at cleanup
+	tables = mustRun(t, quickTimeout, inNS(tp.router, "nft", "list", "tables")...)
+	if strings.Contains(tables, "wgpanel") {
+		t.Errorf("after serve exited: nft list tables = %q; want no wgpanel table", tables)
+	}
+}
