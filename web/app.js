@@ -11,6 +11,7 @@ const REFRESH_MS = 5000;
 const WAIT_POLL_MS = 2000;
 const WAIT_MS = 120000;
 const TUNNEL_LABELS = { split: 'home network only', full: 'all traffic' };
+const ACCESS_LABELS = { all: 'everything', internet: 'internet only', lan: 'home network only', hosts: 'only ' };
 const CHECK_LABELS = { ok: 'OK', warn: 'Warning', fail: 'Problem', skip: 'Not checked' };
 
 const $ = (id) => document.getElementById(id);
@@ -511,12 +512,21 @@ function fillRow(li, p) {
   li.querySelector('.peer-addr').textContent = (p.addresses || []).join(', ');
   li.querySelector('.peer-key').textContent = p.public_key;
   li.querySelector('.peer-endpoint').textContent = p.endpoint || 'never';
+  const reach = accessText(p);
+  li.querySelector('.peer-reach').textContent = reach;
+  li.querySelector('.peer-access').textContent = p.access && p.access !== 'all' ? ` · reaches ${reach}` : '';
+  li.querySelector('.peer-expires').textContent = p.expires_text ? ` · ${p.expires_text}` : '';
   const toggle = li.querySelector('[data-action=toggle]');
   if (!toggle.disabled) toggle.checked = p.enabled;
   li.querySelector('[data-action=qr]').hidden = !p.private_key_kept;
   li.querySelector('.peer-stale').hidden = !(p.config_stale && p.private_key_kept);
   li.dataset.stale = p.config_stale ? '1' : '';
   fillProblem(li, p);
+}
+
+function accessText(p) {
+  const a = p.access || 'all';
+  return ACCESS_LABELS[a] + (a === 'hosts' ? (p.hosts || []).join(', ') : '');
 }
 
 // fillProblem marks a peer section wgpanel cannot read: it says why, and
@@ -559,6 +569,8 @@ $('peers').addEventListener('click', (ev) => {
       return showSavedConfig(p, btn);
     case 'rename':
       return openRename(p);
+    case 'access':
+      return openAccess(p, false);
     case 'delete':
       return openDelete(p);
   }
@@ -574,7 +586,8 @@ $('peers').addEventListener('change', async (ev) => {
     await api('PATCH', `/api/peers/${id}`, { enabled: box.checked });
   } catch (e) {
     box.checked = !box.checked;
-    rowError(id, e.message);
+    if (e.field === 'expires' && box.checked === false) openAccess(peers.get(id), true);
+    else rowError(id, e.message);
   } finally {
     box.disabled = false;
     refreshPeers();
@@ -596,9 +609,66 @@ function showFieldError(e, fields, fallback) {
   setText(fields[e.field] || fallback, e.message);
 }
 
+// accessFields reads the access, hosts and end date inputs of dialog
+// prefix ('add' or 'access') into a request body.
+function accessFields(prefix) {
+  const access = $(`${prefix}-access`).value;
+  const hosts = access === 'hosts' ? $(`${prefix}-hosts`).value.split(/[\s,]+/).filter(Boolean) : [];
+  const v = $(`${prefix}-expires`).value;
+  return { access, hosts, expires: v ? new Date(v).toISOString().replace(/\.\d+Z$/, 'Z') : '' };
+}
+
+// localInput writes an RFC 3339 time as a datetime-local input takes it.
+function localInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+for (const prefix of ['add', 'access']) {
+  $(`${prefix}-access`).addEventListener('change', () => {
+    $(`${prefix}-hosts`).hidden = $(`${prefix}-access`).value !== 'hosts';
+  });
+}
+
+let accessId = null;
+let accessEnable = false;
+
+// openAccess shows a device's access and end date; with enable, the device
+// expired and saving also enables it.
+function openAccess(p, enable) {
+  accessId = p.id;
+  accessEnable = enable;
+  setText('access-name', p.name);
+  $('access-expired').hidden = !enable;
+  $('access-access').value = p.access || 'all';
+  $('access-hosts').value = (p.hosts || []).join(', ');
+  $('access-hosts').hidden = p.access !== 'hosts';
+  $('access-expires').value = enable ? '' : localInput(p.expires);
+  for (const id of ['access-access-error', 'access-expires-error', 'access-error']) setText(id, '');
+  $('access-dialog').showModal();
+}
+$('access-cancel').addEventListener('click', () => $('access-dialog').close());
+$('access-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = accessFields('access');
+  if (accessEnable) body.enabled = true;
+  $('access-submit').disabled = true;
+  try {
+    await api('PATCH', `/api/peers/${accessId}`, body);
+    $('access-dialog').close();
+    refreshPeers();
+  } catch (e) {
+    showFieldError(e, { access: 'access-access-error', hosts: 'access-access-error', expires: 'access-expires-error' }, 'access-error');
+  } finally {
+    $('access-submit').disabled = false;
+  }
+});
+
 $('add-open').addEventListener('click', () => {
   $('add-form').reset();
-  for (const id of ['add-name-error', 'add-tunnel-error', 'add-error']) setText(id, '');
+  $('add-hosts').hidden = true;
+  for (const id of ['add-name-error', 'add-tunnel-error', 'add-access-error', 'add-expires-error', 'add-error']) setText(id, '');
   $('add-no-endpoint').hidden = !status || !!status.endpoint;
   $('add-dialog').showModal();
   $('add-name').focus();
@@ -609,10 +679,10 @@ $('add-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const name = $('add-name').value.trim();
   const tunnel = $('add-tunnel-full').checked ? 'full' : 'split';
-  const fields = { name: 'add-name-error', tunnel: 'add-tunnel-error' };
+  const fields = { name: 'add-name-error', tunnel: 'add-tunnel-error', access: 'add-access-error', hosts: 'add-access-error', expires: 'add-expires-error' };
   $('add-submit').disabled = true;
   try {
-    const res = await api('POST', '/api/peers', { name, tunnel });
+    const res = await api('POST', '/api/peers', { name, tunnel, ...accessFields('add') });
     $('add-dialog').close();
     showConfig(res.peer, res.config, res.warnings, res.qr_svg);
     startWaiting(res.peer);
