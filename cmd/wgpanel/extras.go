@@ -3,16 +3,20 @@ package main
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/wgpanel/wgpanel/internal/access"
+	"github.com/wgpanel/wgpanel/internal/dnshosts"
 	"github.com/wgpanel/wgpanel/internal/fwpolicy"
 	"github.com/wgpanel/wgpanel/internal/openwrt"
+	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
 // extras are the daemon's per-device features beyond the WireGuard device
-// itself: each device's access enforced by the firewall. sync brings them
+// itself: each device's access enforced by the firewall, and the names of
+// the enabled devices in a hosts file for dnsmasq. sync brings them
 // in line with the configuration; serve calls it at start and after every
 // reconcile (which the loop runs after each change of the configuration
 // files, the interface or SIGUSR1), so that a change made by the page, the
@@ -27,6 +31,11 @@ type extras struct {
 	nft    *fwpolicy.NFT
 	reload func(ctx context.Context, packages ...string) error
 
+	// hostsPath is the hosts file of the devices' names ("" for none);
+	// dnsmasq, when set, makes dnsmasq read it again after a change.
+	hostsPath string
+	dnsmasq   *dnshosts.Reloader
+
 	mu     sync.Mutex // one sync at a time
 	closed bool       // close ran: sync does nothing more
 }
@@ -36,8 +45,12 @@ func (g *globals) newExtras(e *env) *extras {
 	switch {
 	case g.devMode():
 		x.nft = fwpolicy.NewNFT()
+		// The state directory holds the config directory.
+		x.hostsPath = filepath.Join(filepath.Dir(string(e.dir)), "hosts")
 	case isOpenWrt():
 		x.reload = openwrt.System{}.Reload
+		x.hostsPath = openWrtHosts
+		x.dnsmasq = &dnshosts.Reloader{PIDFiles: dnshosts.OpenWrtPIDFiles, InitScript: dnshosts.OpenWrtInitScript}
 	}
 	return x
 }
@@ -53,6 +66,7 @@ func (x *extras) sync(ctx context.Context) {
 	if err != nil || cfg.Server == nil {
 		return
 	}
+	x.writeHosts(ctx, cfg)
 	if x.nft != nil {
 		net := fwpolicy.Net{Interface: cfg.Server.Interface, LAN: cfg.Network.LANs}
 		if changed, err := x.nft.Apply(ctx, access.AccessPolicy(cfg), net); err != nil {
@@ -66,6 +80,46 @@ func (x *extras) sync(ctx context.Context) {
 		x.log.Warn("cannot apply the devices' access to the firewall", "err", err.Error())
 	} else if len(ch) > 0 {
 		x.log.Info("devices' access applied to the firewall", "changes", strings.Join(ch, "; "))
+	}
+}
+
+// openWrtHosts is where OpenWrt's dnsmasq reads extra hosts files from.
+const openWrtHosts = "/tmp/hosts/wgpanel"
+
+// writeHosts names every enabled device in the hosts file, and has dnsmasq
+// read it when it changed: removed and disabled devices disappear.
+func (x *extras) writeHosts(ctx context.Context, cfg *vpn.Config) {
+	if x.hostsPath == "" {
+		return
+	}
+	var devs []dnshosts.Device
+	for _, p := range cfg.Server.Peers {
+		if !p.Enabled {
+			continue
+		}
+		d := dnshosts.Device{Name: p.Name}
+		for _, a := range p.AllowedIPs {
+			if a.IsSingleIP() {
+				d.Addresses = append(d.Addresses, a.Addr())
+			}
+		}
+		devs = append(devs, d)
+	}
+	entries, err := dnshosts.Hosts(devs, cfg.Settings.DNSDomain)
+	if err != nil {
+		x.log.Warn("cannot name the devices in DNS", "err", err.Error())
+		return
+	}
+	changed, err := dnshosts.Write(x.hostsPath, dnshosts.Format(entries))
+	if err != nil {
+		x.log.Warn("cannot write the devices' names for DNS", "file", x.hostsPath, "err", err.Error())
+		return
+	}
+	if !changed || x.dnsmasq == nil {
+		return
+	}
+	if _, err := x.dnsmasq.Reload(ctx); err != nil {
+		x.log.Warn("cannot make dnsmasq read the devices' names", "err", err.Error())
 	}
 }
 
