@@ -36,6 +36,8 @@ type extras struct {
 	hostsPath string
 	dnsmasq   *dnshosts.Reloader
 
+	hist *history // the usage history, whose devices sync keeps current
+
 	mu     sync.Mutex // one sync at a time
 	closed bool       // close ran: sync does nothing more
 }
@@ -67,6 +69,9 @@ func (x *extras) sync(ctx context.Context) {
 		return
 	}
 	x.writeHosts(ctx, cfg)
+	if x.hist != nil {
+		x.hist.forget(cfg)
+	}
 	if x.nft != nil {
 		net := fwpolicy.Net{Interface: cfg.Server.Interface, LAN: cfg.Network.LANs}
 		if changed, err := x.nft.Apply(ctx, access.AccessPolicy(cfg), net); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/wgpanel/wgpanel/internal/auth"
 	"github.com/wgpanel/wgpanel/internal/follow"
 	"github.com/wgpanel/wgpanel/internal/openwrt"
+	usagehist "github.com/wgpanel/wgpanel/internal/usage"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 	"github.com/wgpanel/wgpanel/internal/wgdev"
 )
@@ -94,6 +95,15 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		log.Info("interface up", "interface", srv.Interface, "kind", link.Kind(), "port", srv.ListenPort,
 			"public_key", srv.PublicKey().String())
 	}
+	hist := g.openHistory(e, cfg.Settings)
+	x.hist = hist
+	defer func() {
+		// The last traffic before the device goes away with serve.
+		hist.record(0)
+		if err := hist.close(); err != nil {
+			log.Warn("cannot save the usage history", "err", err.Error())
+		}
+	}()
 	addr, err := listenAddr(*listen, cfg, g.devMode())
 	if err != nil {
 		return err
@@ -115,7 +125,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	diag.nft = x.nft
 	loop := g.follow(ctx, e, diag, x, cfg.Settings.Interface, usr1)
 	handler := pageWatch(api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
-		Settings: e.store, Reach: reacher(diag, log.With("component", "reach"))}), loop)
+		Settings: e.store, Reach: reacher(diag, log.With("component", "reach")), Usage: hist}), loop, hist)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -185,6 +195,9 @@ func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, x *extr
 	log := e.log.With("component", "follow")
 	loop := follow.New(follow.Config{
 		Reconcile: func(ctx context.Context) (*vpn.Changes, error) {
+			// Counters are read before and after: the interface may just
+			// have been re-created (a reset the history must see).
+			x.hist.record(0)
 			ch, err := e.svc.Reconcile(ctx)
 			x.sync(ctx)
 			return ch, err
@@ -195,6 +208,7 @@ func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, x *extr
 				return false
 			}
 			diag.doc.Observe(st)
+			x.hist.recordState(st, usagehist.SampleInterval)
 			return anyConnected(st, time.Now())
 		},
 		Log: log,
@@ -232,10 +246,15 @@ func anyConnected(st *vpn.DeviceState, now time.Time) bool {
 
 // pageWatch tells the loop about every API request: the page is open, so
 // the doctor's history should be kept.
-func pageWatch(h http.Handler, loop *follow.Loop) http.Handler {
+func pageWatch(h http.Handler, loop *follow.Loop, hist *history) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			loop.PageOpen()
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/api/peers" {
+			// The page shows the devices: their traffic goes into the
+			// history too.
+			hist.record(pageRecordEvery)
 		}
 		h.ServeHTTP(w, r)
 	})

@@ -40,6 +40,9 @@ type Config struct {
 	// nil those routes answer 503.
 	Settings SettingsStore
 	Reach    Reachability
+	// Usage serves the traffic history (/api/usage, /api/peers/{id}/usage);
+	// when nil those routes answer 503.
+	Usage UsageSource
 }
 
 // server holds the handlers' dependencies.
@@ -51,6 +54,7 @@ type server struct {
 	// settings and reach serve /api/settings and /api/reachability.
 	settings SettingsStore
 	reach    Reachability
+	usage    UsageSource
 	// diagMu makes setup and doctor fixes, which write the same files,
 	// run one at a time.
 	diagMu sync.Mutex
@@ -58,7 +62,7 @@ type server struct {
 
 // New returns the HTTP handler for the whole of wgpanel's web side.
 func New(cfg Config) http.Handler {
-	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, diag: cfg.Diagnostics, settings: cfg.Settings, reach: cfg.Reach}
+	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, diag: cfg.Diagnostics, settings: cfg.Settings, reach: cfg.Reach, usage: cfg.Usage}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -90,6 +94,8 @@ func New(cfg Config) http.Handler {
 			r.Get("/peers/{id}/config", s.handlePeerConfig)
 			r.Get("/peers/{id}/qr.png", s.handlePeerQRPNG)
 			r.Get("/peers/{id}/qr.svg", s.handlePeerQRSVG)
+			r.Get("/peers/{id}/usage", s.handlePeerUsage)
+			r.Get("/usage", s.handleUsageSummary)
 			r.Get("/doctor", s.handleDoctor)
 			r.Post("/doctor/fix", s.handleDoctorFix)
 			r.Post("/setup", s.handleSetup)
