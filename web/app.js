@@ -204,10 +204,75 @@ async function refreshPeers() {
     const data = await api('GET', '/api/peers');
     renderPeers(data.peers || []);
     setText('peers-error', '');
+    if (Date.now() - sparkAt > SPARK_MS) refreshSparks();
   } catch (e) {
     if (e.status !== 401) setText('peers-error', e.message);
   }
 }
+
+// ---- Usage ----
+
+// The sparklines (48 hours, in 24 bars of two hours) load at most once a
+// minute; the chart in a device's details when it is opened.
+const SPARK_MS = 60000;
+let sparkAt = 0;
+
+async function refreshSparks() {
+  sparkAt = Date.now();
+  try {
+    const data = await api('GET', '/api/usage');
+    for (const li of $('peers').children) drawSpark(li, (data.usage || {})[li.dataset.id]);
+  } catch (e) {
+    sparkAt = 0;
+  }
+}
+
+// drawSpark draws values as a line from the left (48 h ago) to the right
+// (now), scaled to the highest.
+function drawSpark(li, values) {
+  const path = li.querySelector('.spark-line');
+  if (!values || !values.some((v) => v > 0)) {
+    path.setAttribute('d', '');
+    return;
+  }
+  const top = Math.max(...values);
+  const step = 48 / (values.length - 1);
+  path.setAttribute('d', values.map((v, i) => `${i ? 'L' : 'M'}${(i * step).toFixed(1)} ${(11.5 - (v / top) * 11).toFixed(1)}`).join(''));
+}
+
+// showUsage loads a device's history over range and draws one bar per
+// period (received plus sent), the highest as tall as the chart.
+async function showUsage(li, range) {
+  const sum = li.querySelector('.usage-sum');
+  for (const b of li.querySelectorAll('[data-action=usage]')) b.classList.toggle('selected', b.dataset.range === range);
+  try {
+    const u = await api('GET', `/api/peers/${li.dataset.id}/usage?range=${range}`);
+    const from = Date.parse(u.from);
+    const span = Date.parse(u.to) - from;
+    const w = 300 / Math.max(1, Math.round(span / (u.step_seconds * 1000)));
+    const top = Math.max(1, ...u.points.map((p) => p.rx + p.tx));
+    let d = '';
+    let rx = 0;
+    let tx = 0;
+    for (const p of u.points) {
+      const h = ((p.rx + p.tx) / top) * 78;
+      const x = ((Date.parse(p.start) - from) / span) * 300;
+      d += `M${x.toFixed(2)} 80v${(-h).toFixed(2)}h${Math.max(w, 0.6).toFixed(2)}v${h.toFixed(2)}z`;
+      rx += p.rx;
+      tx += p.tx;
+    }
+    li.querySelector('.chart-bars').setAttribute('d', d);
+    const when = range === '90d' ? 'the last 90 days' : 'the last 48 hours';
+    sum.textContent = `${when}: ↓ ${humanBytes(tx)} ↑ ${humanBytes(rx)} · highest ${humanBytes(top)} per ${range === '90d' ? 'day' : '5 minutes'}`;
+  } catch (e) {
+    sum.textContent = e.message;
+  }
+}
+
+$('peers').addEventListener('toggle', (ev) => {
+  const d = ev.target;
+  if (d.classList && d.classList.contains('peer-details') && d.open) showUsage(d.closest('li[data-id]'), '48h');
+}, true);
 
 function renderStatus(st) {
   const was = status;
@@ -571,6 +636,8 @@ $('peers').addEventListener('click', (ev) => {
       return openRename(p);
     case 'access':
       return openAccess(p, false);
+    case 'usage':
+      return showUsage(btn.closest('li[data-id]'), btn.dataset.range);
     case 'delete':
       return openDelete(p);
   }

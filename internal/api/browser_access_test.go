@@ -74,3 +74,24 @@ func TestPageAccessInBrowser(t *testing.T) {
 		t.Errorf("stored %+v; want enabled with no end date", p)
 	}
 }
+
+// TestPageUsageInBrowser checks that the page draws a device's sparkline
+// and, in its details, the chart of its traffic, from the usage API.
+func TestPageUsageInBrowser(t *testing.T) {
+	b := startBrowser(t)
+	e := newEnv(t)
+	e.h = New(Config{Service: e.svc, Auth: e.auth, Usage: fakeUsage{time.Now().Add(-48 * time.Hour)}})
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	id := e.add("phone", "split").Peer.ID
+	b.open(srv.URL)
+	b.login("add-open")
+	row := fmt.Sprintf(`document.querySelector('li[data-id=%q]')`, id)
+	b.waitFor("the sparkline", row+` && `+row+`.querySelector('.spark-line').getAttribute('d').startsWith('M0.0 ')`)
+	b.Step("open the details", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] .peer-details summary`, id))))
+	b.waitFor("the chart", `(`+row+`.querySelector('.chart-bars').getAttribute('d') || '').split('M').length === 3 && `+
+		row+`.querySelector('.usage-sum').textContent.startsWith('the last 48 hours: ↓ 22 B ↑ 11 B')`)
+	b.Step("90 days", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] button[data-range="90d"]`, id))))
+	b.waitFor("the 90-day chart", row+`.querySelector('.usage-sum').textContent.startsWith('the last 90 days')`)
+	b.noOverflow("details with the chart")
+}
