@@ -96,6 +96,22 @@ func TestAccessSwitchesLive(t *testing.T) {
 	if !strings.Contains(tables, "table inet wgpanel") {
 		t.Errorf("while serve runs: nft list tables = %q; want table inet wgpanel", tables)
 	}
+	// An end date two seconds ahead: the daemon disables the phone then.
+	end := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339)
+	c.patch("/api/peers/"+id, `{"expires":"`+end+`"}`, http.StatusOK)
+	disabled := false
+	for i := 0; i < 40 && !disabled; i++ { // 8 s
+		time.Sleep(200 * time.Millisecond)
+		disabled = !tp.peers()["phone"].Enabled
+	}
+	if !disabled || tp.onDevice(key) {
+		t.Errorf("the phone is still enabled (or on the device) after its end date %s", end)
+	}
+	if !strings.Contains(tp.serveLog.String(), "device disabled: its access ended") {
+		t.Errorf("serve did not log the end of the phone's access")
+	}
+	c.patch("/api/peers/"+id, `{"enabled":true}`, http.StatusConflict)
+
 	// The doctor notices when another program flushes the table.
 	if st := accessStatus(t, c); !strings.HasPrefix(st, "ok ") {
 		t.Errorf("doctor's access check with the table in place: %s; want ok", st)

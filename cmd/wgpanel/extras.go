@@ -37,6 +37,7 @@ type extras struct {
 	dnsmasq   *dnshosts.Reloader
 
 	hist *history // the usage history, whose devices sync keeps current
+	exp  *expirer // disables devices at their end date
 
 	mu     sync.Mutex // one sync at a time
 	closed bool       // close ran: sync does nothing more
@@ -67,6 +68,9 @@ func (x *extras) sync(ctx context.Context) {
 	cfg, err := x.store.Load(ctx)
 	if err != nil || cfg.Server == nil {
 		return
+	}
+	if x.exp != nil {
+		x.exp.check(ctx, cfg)
 	}
 	x.writeHosts(ctx, cfg)
 	if x.hist != nil {
@@ -134,6 +138,9 @@ func (x *extras) close() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.closed = true
+	if x.exp != nil {
+		x.exp.stop()
+	}
 	if x.nft != nil {
 		if err := x.nft.Remove(context.Background()); err != nil {
 			x.log.Warn("cannot remove the nftables table", "table", fwpolicy.Table, "err", err.Error())

@@ -97,6 +97,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	}
 	hist := g.openHistory(e, cfg.Settings)
 	x.hist = hist
+	x.exp = newExpirer(ctx, e.svc, e.store.Load, log.With("component", "expiry"))
 	defer func() {
 		// The last traffic before the device goes away with serve.
 		hist.record(0)
