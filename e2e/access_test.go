@@ -34,6 +34,19 @@ func (tp *topo) reaches(target string, want bool) bool {
 	return false
 }
 
+const metricsToken = "e2e-metrics-token-0123456789"
+
+// metricValue returns the value of metric name for the device with public
+// key key in a Prometheus text exposition, "" when absent.
+func metricValue(text, name, key string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, name+"{") && strings.Contains(line, `public_key="`+key+`"`) {
+			return line[strings.LastIndexByte(line, ' ')+1:]
+		}
+	}
+	return ""
+}
+
 // accessStatus returns the status of the doctor's access check.
 func accessStatus(t *testing.T, c *nsClient) string {
 	t.Helper()
@@ -96,6 +109,33 @@ func TestAccessSwitchesLive(t *testing.T) {
 	if !strings.Contains(tables, "table inet wgpanel") {
 		t.Errorf("while serve runs: nft list tables = %q; want table inet wgpanel", tables)
 	}
+	// Metrics: off (404) until metrics_token is set, then the numbers
+	// are those of wg show.
+	scrape := func(want int) string {
+		req, err := http.NewRequest(http.MethodGet, webURL+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+metricsToken)
+		return string(c.do(req, want))
+	}
+	scrape(http.StatusNotFound)
+	tp.mustWgpanel("settings", "--metrics-token", metricsToken)
+	matched := false
+	var last string
+	for i := 0; i < 5 && !matched; i++ { // a keepalive may land between the two reads
+		text := scrape(http.StatusOK)
+		rx, tx := metricValue(text, "wgpanel_device_received_bytes_total", key), metricValue(text, "wgpanel_device_sent_bytes_total", key)
+		last = fmt.Sprintf("metrics rx %s tx %s; wg show transfer %s", rx, tx, tp.wgShow("transfer")[key])
+		matched = rx != "" && rx != "0" && rx+" "+tx == tp.wgShow("transfer")[key]
+		if !strings.Contains(text, `wgpanel_interface_up{interface="`+tp.wgIf+`"} 1`) || metricValue(text, "wgpanel_device_connected", key) != "1" {
+			t.Errorf("metrics: interface not up or phone not connected:\n%s", text)
+		}
+	}
+	if !matched {
+		t.Errorf("metrics do not match wg show: %s", last)
+	}
+
 	// An end date two seconds ahead: the daemon disables the phone then.
 	end := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339)
 	c.patch("/api/peers/"+id, `{"expires":"`+end+`"}`, http.StatusOK)

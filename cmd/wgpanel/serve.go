@@ -126,7 +126,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	diag.nft = x.nft
 	loop := g.follow(ctx, e, diag, x, cfg.Settings.Interface, usr1)
 	handler := pageWatch(api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
-		Settings: e.store, Reach: reacher(diag, log.With("component", "reach")), Usage: hist}), loop, hist)
+		Settings: e.store, Reach: reacher(diag, log.With("component", "reach")), Usage: hist, Metrics: metricsSource{e}}), loop, hist)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {

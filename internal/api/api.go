@@ -43,6 +43,8 @@ type Config struct {
 	// Usage serves the traffic history (/api/usage, /api/peers/{id}/usage);
 	// when nil those routes answer 503.
 	Usage UsageSource
+	// Metrics serves GET /metrics; when nil it answers 404.
+	Metrics MetricsSource
 }
 
 // server holds the handlers' dependencies.
@@ -55,6 +57,7 @@ type server struct {
 	settings SettingsStore
 	reach    Reachability
 	usage    UsageSource
+	metrics  MetricsSource
 	// diagMu makes setup and doctor fixes, which write the same files,
 	// run one at a time.
 	diagMu sync.Mutex
@@ -62,7 +65,7 @@ type server struct {
 
 // New returns the HTTP handler for the whole of wgpanel's web side.
 func New(cfg Config) http.Handler {
-	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, diag: cfg.Diagnostics, settings: cfg.Settings, reach: cfg.Reach, usage: cfg.Usage}
+	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, diag: cfg.Diagnostics, settings: cfg.Settings, reach: cfg.Reach, usage: cfg.Usage, metrics: cfg.Metrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,6 +82,7 @@ func New(cfg Config) http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, "This method is not allowed here.", "")
 	})
 	r.Get("/healthz", s.handleHealthz)
+	r.Get("/metrics", s.handleMetrics)
 	r.Route("/api", func(r chi.Router) {
 		r.Use(apiHeaders)
 		r.Post("/login", s.handleLogin)
