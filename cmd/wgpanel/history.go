@@ -19,8 +19,8 @@ const (
 	openWrtUsageFlash = "/etc/wgpanel/usage"
 )
 
-// pageRecordEvery bounds how often the page's requests read the device
-// for the history: the page lists the devices every few seconds.
+// pageRecordEvery bounds how often the page's list requests read the
+// device for the history: the page lists the devices every few seconds.
 const pageRecordEvery = 15 * time.Second
 
 // history samples the device into the usage history: when the page asks,
@@ -101,10 +101,12 @@ func (r *history) forget(cfg *vpn.Config) {
 	r.known = now
 }
 
-// Usage answers GET /api/peers/{id}/usage: the device is sampled first, so
-// that the answer includes its traffic until now.
+// Sample reads the device into the history now, for the history's own
+// requests (one per request).
+func (r *history) Sample() { r.record(0) }
+
+// Usage answers the history of one device.
 func (r *history) Usage(_ context.Context, key wgtypes.Key, rg usagehist.Range) usagehist.Series {
-	r.record(pageRecordEvery)
 	return r.h.Query(key.String(), rg)
 }
 

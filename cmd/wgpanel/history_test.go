@@ -74,7 +74,7 @@ func TestHistoryAcrossRecreateAndRestart(t *testing.T) {
 	// The page's requests sample at most every pageRecordEvery.
 	up(10800, 10900)
 	h.record(pageRecordEvery)
-	if rx, _ := total(h); rx != 5800 {
+	if rx := h.h.Query(key.String(), usagehist.Range48h).TotalRx; rx != 5800 {
 		t.Errorf("a second sample within %v: total rx %d; want it unchanged (5800)", pageRecordEvery, rx)
 	}
 }

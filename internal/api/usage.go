@@ -11,9 +11,11 @@ import (
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
-// UsageSource is the devices' traffic history. Usage samples the device
-// first when that is due, so the answer includes the traffic until now.
+// UsageSource is the devices' traffic history. Sample reads the device
+// into it, so that the answers that follow include the traffic until now;
+// each request samples once.
 type UsageSource interface {
+	Sample()
 	Usage(ctx context.Context, key wgtypes.Key, r usage.Range) usage.Series
 }
 
@@ -64,6 +66,7 @@ func (s *server) handlePeerUsage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	src.Sample()
 	ser := src.Usage(r.Context(), key, rg)
 	out := usageJSON{Range: rg, From: ser.From.UTC(), To: ser.To.UTC(), StepSeconds: int64(ser.Step / time.Second),
 		Points: make([]usagePoint, len(ser.Points)), TotalRx: ser.TotalRx, TotalTx: ser.TotalTx}
@@ -90,6 +93,7 @@ func (s *server) handleUsageSummary(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	src.Sample()
 	out := make(map[string][]uint64, len(views))
 	for i := range views {
 		v := &views[i]

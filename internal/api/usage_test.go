@@ -13,6 +13,8 @@ import (
 
 type fakeUsage struct{ from time.Time }
 
+func (f fakeUsage) Sample() {}
+
 func (f fakeUsage) Usage(_ context.Context, key wgtypes.Key, r usage.Range) usage.Series {
 	return usage.Series{From: f.from, To: f.from.Add(48 * time.Hour), Step: usage.BucketSize,
 		Points:  []usage.Point{{Start: f.from, Rx: 10, Tx: 20}, {Start: f.from.Add(47 * time.Hour), Rx: 1, Tx: 2}},
