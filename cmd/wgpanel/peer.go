@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wgpanel/wgpanel/internal/api"
+	"github.com/wgpanel/wgpanel/internal/expiry"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
@@ -156,7 +157,13 @@ func printPeers(w io.Writer, peers []vpn.PeerView, now time.Time) {
 			traffic = fmt.Sprintf("↓ %s ↑ %s", humanBytes(p.TxBytes), humanBytes(p.RxBytes))
 		}
 		sends := map[vpn.Tunnel]string{vpn.TunnelSplit: "home network only", vpn.TunnelFull: "all traffic"}[p.Tunnel]
+		if p.Access.OrAll() != vpn.AccessAll {
+			sends += ", reaches " + accessShort(p)
+		}
 		state := peerState(p, now)
+		if d := expiry.Describe(p.Expires, now); d != "" && p.Problem == "" {
+			state += " · " + d
+		}
 		if p.ConfigStale {
 			state += " (re-scan needed)"
 		}

@@ -76,6 +76,19 @@ func accessWords(v vpn.PeerView) string {
 		return "the internet only, not the home network"
 	case vpn.AccessLAN:
 		return "the home network only, not the internet"
+	case vpn.AccessAll:
+		return "everything (home network and, for all-traffic devices, the internet)"
+	}
+	return accessShort(v)
+}
+
+// accessShort says it in a few words, for peer list.
+func accessShort(v vpn.PeerView) string {
+	switch v.Access.OrAll() {
+	case vpn.AccessInternet:
+		return "internet only"
+	case vpn.AccessLAN:
+		return "home network only"
 	case vpn.AccessHosts:
 		hs := make([]string, len(v.Hosts))
 		for i, h := range v.Hosts {
@@ -83,5 +96,5 @@ func accessWords(v vpn.PeerView) string {
 		}
 		return "only " + strings.Join(hs, ", ")
 	}
-	return "everything (home network and, for all-traffic devices, the internet)"
+	return "everything"
 }

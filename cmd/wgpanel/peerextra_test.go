@@ -33,6 +33,10 @@ func TestCLIPeerAccessAndExpires(t *testing.T) {
 	if n := network(); !strings.Contains(n, "list wgpanel_hosts '192.168.1.11'") {
 		t.Errorf("network after access:\n%s", n)
 	}
+	if out, err := cli("peer", "list"); err != nil || !strings.Contains(out, "reaches only 192.168.1.10/32, 192.168.1.11/32") ||
+		!strings.Contains(out, " · expires in ") {
+		t.Errorf("peer list = %q, %v; want the guest's access and end date", out, err)
+	}
 	if out, err := cli("peer", "expires", "guest", "never"); err != nil || !strings.Contains(out, "no end date") {
 		t.Errorf("peer expires never = %q, %v", out, err)
 	}
