@@ -196,8 +196,9 @@ func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, x *extr
 	log := e.log.With("component", "follow")
 	loop := follow.New(follow.Config{
 		Reconcile: func(ctx context.Context) (*vpn.Changes, error) {
-			// Counters are read before and after: the interface may just
-			// have been re-created (a reset the history must see).
+			// The history reads the counters first: when the interface
+			// was re-created they start from zero, a reset it must see
+			// before the peers carry traffic again.
 			x.hist.record(0)
 			ch, err := e.svc.Reconcile(ctx)
 			x.sync(ctx)
