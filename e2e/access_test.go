@@ -34,6 +34,9 @@ func (tp *topo) reaches(target string, want bool) bool {
 	return false
 }
 
+// wanHost stands for a host on the internet, beyond the router's WAN.
+const wanHost = "198.51.100.2"
+
 const metricsToken = "e2e-metrics-token-0123456789"
 
 // metricValue returns the value of metric name for the device with public
@@ -68,36 +71,44 @@ func accessStatus(t *testing.T, c *nsClient) string {
 	return "missing"
 }
 
-// TestAccessSwitchesLive changes a connected phone's access through the
-// API and checks, with the phone's own pings through the unchanged tunnel,
-// that each mode takes effect without a reconnect; after serve exits no
-// nftables table of wgpanel's is left in the router.
+// TestAccessSwitchesLive changes a connected "all traffic" phone's access
+// through the API and checks, with the phone's own pings through the
+// unchanged tunnel, that each mode takes effect without a reconnect: what
+// it reaches of a LAN host and of a host on the WAN side (the internet);
+// after serve exits no nftables table of wgpanel's is left in the router.
 func TestAccessSwitchesLive(t *testing.T) {
 	t.Parallel()
 	tp := newTopo(t, topoOptions{phone: true, lan: true})
+	// A host on the router's WAN side, in TEST-NET-2: the internet.
+	wan := "wgpe2e-" + tp.id + "-wan"
+	tp.addNS(wan)
+	tp.link(tp.router, "vx"+tp.id, "198.51.100.1/24", wan, "vy"+tp.id, wanHost+"/24")
+	mustRun(t, quickTimeout, "ip", "-n", wan, "route", "add", "default", "via", "198.51.100.1")
 	waitWebUI(t, tp)
-	_, key := connectPhone(t, tp)
+	tp.phoneUp(tp.mustWgpanel("peer", "add", "phone", "--full-tunnel"))
+	key := tp.peerKey("phone")
 	id := strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(key), "=")
-	hs := tp.wgShow("latest-handshakes")[key]
 
 	c := newNSClient(t, tp.router)
 	c.post("/api/login", fmt.Sprintf(`{"password": %q}`, webPassword(t, tp)), http.StatusOK)
-	if !tp.reaches(lanHost, true) {
-		t.Fatalf("access all: the phone cannot reach the LAN host %s", lanHost)
+	if !tp.reaches(lanHost, true) || !tp.reaches(wanHost, true) {
+		t.Fatalf("access all: the phone cannot reach the LAN host %s or the WAN host %s", lanHost, wanHost)
 	}
+	hs := tp.wgShow("latest-handshakes")[key]
 	steps := []struct {
-		body  string
-		reach bool
+		body     string
+		lan, wan bool
 	}{
-		{`{"access":"internet"}`, false},
-		{`{"access":"hosts","hosts":["` + lanHost + `"]}`, true},
-		{`{"access":"hosts","hosts":["192.168.1.99"]}`, false},
-		{`{"access":"all"}`, true},
+		{`{"access":"internet"}`, false, true},
+		{`{"access":"lan"}`, true, false},
+		{`{"access":"hosts","hosts":["` + lanHost + `"]}`, true, false},
+		{`{"access":"hosts","hosts":["192.168.1.99"]}`, false, false},
+		{`{"access":"all"}`, true, true},
 	}
 	for _, s := range steps {
 		c.patch("/api/peers/"+id, s.body, http.StatusOK)
-		if !tp.reaches(lanHost, s.reach) {
-			t.Errorf("after PATCH %s: reaching %s = %v; want %v\n%s", s.body, lanHost, !s.reach, s.reach,
+		if !tp.reaches(lanHost, s.lan) || !tp.reaches(wanHost, s.wan) {
+			t.Errorf("after PATCH %s: want LAN host reached %v, WAN host reached %v; got otherwise\n%s", s.body, s.lan, s.wan,
 				run(quickTimeout, nil, inNS(tp.router, "nft", "list", "table", "inet", "wgpanel")...))
 		}
 	}
