@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +90,17 @@ func TestAccessSwitchesLive(t *testing.T) {
 	tp.phoneUp(tp.mustWgpanel("peer", "add", "phone", "--full-tunnel"))
 	key := tp.peerKey("phone")
 	id := strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(key), "=")
+
+	// The phone's name for dnsmasq, in the state directory standalone.
+	hosts := ""
+	for i := 0; i < 25 && !strings.Contains(hosts, " phone.vpn.lan"); i++ { // 5 s
+		time.Sleep(200 * time.Millisecond)
+		b, _ := os.ReadFile(filepath.Join(tp.stateDir, "hosts"))
+		hosts = string(b)
+	}
+	if addr := tp.peers()["phone"].Addresses; len(addr) == 0 || !strings.Contains(hosts, strings.Split(addr[0], "/")[0]+" phone.vpn.lan\n") {
+		t.Errorf("STATE/hosts:\n%s\nwant the phone's address %v as phone.vpn.lan", hosts, addr)
+	}
 
 	c := newNSClient(t, tp.router)
 	c.post("/api/login", fmt.Sprintf(`{"password": %q}`, webPassword(t, tp)), http.StatusOK)
