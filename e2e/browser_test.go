@@ -203,7 +203,12 @@ var passwordLine = regexp.MustCompile(`(?m)^│ Web UI password: (\S+) +│$`)
 // webPassword returns the password serve printed on its first start.
 func webPassword(t testing.TB, tp *topo) string {
 	t.Helper()
+	// serve prints it once it listens, a moment after the interface is up.
 	m := passwordLine.FindStringSubmatch(tp.serveLog.String())
+	for i := 0; i < 200 && m == nil && tp.serveRunning(); i++ { // 10 s
+		time.Sleep(50 * time.Millisecond)
+		m = passwordLine.FindStringSubmatch(tp.serveLog.String())
+	}
 	if m == nil {
 		t.Fatalf("serve did not print \"Web UI password: ...\" on its first start; log:\n%s", tp.serveLog.String())
 	}

@@ -11,6 +11,7 @@ const REFRESH_MS = 5000;
 const WAIT_POLL_MS = 2000;
 const WAIT_MS = 120000;
 const TUNNEL_LABELS = { split: 'home network only', full: 'all traffic' };
+const ACCESS_LABELS = { all: 'everything', internet: 'internet only', lan: 'home network only', hosts: 'only ' };
 const CHECK_LABELS = { ok: 'OK', warn: 'Warning', fail: 'Problem', skip: 'Not checked' };
 
 const $ = (id) => document.getElementById(id);
@@ -203,10 +204,75 @@ async function refreshPeers() {
     const data = await api('GET', '/api/peers');
     renderPeers(data.peers || []);
     setText('peers-error', '');
+    if (Date.now() - sparkAt > SPARK_MS) refreshSparks();
   } catch (e) {
     if (e.status !== 401) setText('peers-error', e.message);
   }
 }
+
+// ---- Usage ----
+
+// The sparklines (48 hours, in 24 bars of two hours) load at most once a
+// minute; the chart in a device's details when it is opened.
+const SPARK_MS = 60000;
+let sparkAt = 0;
+
+async function refreshSparks() {
+  sparkAt = Date.now();
+  try {
+    const data = await api('GET', '/api/usage');
+    for (const li of $('peers').children) drawSpark(li, (data.usage || {})[li.dataset.id]);
+  } catch (e) {
+    sparkAt = 0;
+  }
+}
+
+// drawSpark draws values as a line from the left (48 h ago) to the right
+// (now), scaled to the highest.
+function drawSpark(li, values) {
+  const path = li.querySelector('.spark-line');
+  if (!values || !values.some((v) => v > 0)) {
+    path.setAttribute('d', '');
+    return;
+  }
+  const top = Math.max(...values);
+  const step = 48 / (values.length - 1);
+  path.setAttribute('d', values.map((v, i) => `${i ? 'L' : 'M'}${(i * step).toFixed(1)} ${(11.5 - (v / top) * 11).toFixed(1)}`).join(''));
+}
+
+// showUsage loads a device's history over range and draws one bar per
+// period (received plus sent), the highest as tall as the chart.
+async function showUsage(li, range) {
+  const sum = li.querySelector('.usage-sum');
+  for (const b of li.querySelectorAll('[data-action=usage]')) b.classList.toggle('selected', b.dataset.range === range);
+  try {
+    const u = await api('GET', `/api/peers/${li.dataset.id}/usage?range=${range}`);
+    const from = Date.parse(u.from);
+    const span = Date.parse(u.to) - from;
+    const w = 300 / Math.max(1, Math.round(span / (u.step_seconds * 1000)));
+    const top = Math.max(1, ...u.points.map((p) => p.rx + p.tx));
+    let d = '';
+    let rx = 0;
+    let tx = 0;
+    for (const p of u.points) {
+      const h = ((p.rx + p.tx) / top) * 78;
+      const x = ((Date.parse(p.start) - from) / span) * 300;
+      d += `M${x.toFixed(2)} 80v${(-h).toFixed(2)}h${Math.max(w, 0.6).toFixed(2)}v${h.toFixed(2)}z`;
+      rx += p.rx;
+      tx += p.tx;
+    }
+    li.querySelector('.chart-bars').setAttribute('d', d);
+    const when = range === '90d' ? 'the last 90 days' : 'the last 48 hours';
+    sum.textContent = `${when}: ↓ ${humanBytes(tx)} ↑ ${humanBytes(rx)} · highest ${humanBytes(top)} per ${range === '90d' ? 'day' : '5 minutes'}`;
+  } catch (e) {
+    sum.textContent = e.message;
+  }
+}
+
+$('peers').addEventListener('toggle', (ev) => {
+  const d = ev.target;
+  if (d.classList && d.classList.contains('peer-details') && d.open) showUsage(d.closest('li[data-id]'), '48h');
+}, true);
 
 function renderStatus(st) {
   const was = status;
@@ -511,12 +577,21 @@ function fillRow(li, p) {
   li.querySelector('.peer-addr').textContent = (p.addresses || []).join(', ');
   li.querySelector('.peer-key').textContent = p.public_key;
   li.querySelector('.peer-endpoint').textContent = p.endpoint || 'never';
+  const reach = accessText(p);
+  li.querySelector('.peer-reach').textContent = reach;
+  li.querySelector('.peer-access').textContent = p.access && p.access !== 'all' ? ` · reaches ${reach}` : '';
+  li.querySelector('.peer-expires').textContent = p.expires_text ? ` · ${p.expires_text}` : '';
   const toggle = li.querySelector('[data-action=toggle]');
   if (!toggle.disabled) toggle.checked = p.enabled;
   li.querySelector('[data-action=qr]').hidden = !p.private_key_kept;
   li.querySelector('.peer-stale').hidden = !(p.config_stale && p.private_key_kept);
   li.dataset.stale = p.config_stale ? '1' : '';
   fillProblem(li, p);
+}
+
+function accessText(p) {
+  const a = p.access || 'all';
+  return ACCESS_LABELS[a] + (a === 'hosts' ? (p.hosts || []).join(', ') : '');
 }
 
 // fillProblem marks a peer section wgpanel cannot read: it says why, and
@@ -559,6 +634,10 @@ $('peers').addEventListener('click', (ev) => {
       return showSavedConfig(p, btn);
     case 'rename':
       return openRename(p);
+    case 'access':
+      return openAccess(p, false);
+    case 'usage':
+      return showUsage(btn.closest('li[data-id]'), btn.dataset.range);
     case 'delete':
       return openDelete(p);
   }
@@ -574,7 +653,8 @@ $('peers').addEventListener('change', async (ev) => {
     await api('PATCH', `/api/peers/${id}`, { enabled: box.checked });
   } catch (e) {
     box.checked = !box.checked;
-    rowError(id, e.message);
+    if (e.field === 'expires' && box.checked === false) openAccess(peers.get(id), true);
+    else rowError(id, e.message);
   } finally {
     box.disabled = false;
     refreshPeers();
@@ -596,9 +676,66 @@ function showFieldError(e, fields, fallback) {
   setText(fields[e.field] || fallback, e.message);
 }
 
+// accessFields reads the access, hosts and end date inputs of dialog
+// prefix ('add' or 'access') into a request body.
+function accessFields(prefix) {
+  const access = $(`${prefix}-access`).value;
+  const hosts = access === 'hosts' ? $(`${prefix}-hosts`).value.split(/[\s,]+/).filter(Boolean) : [];
+  const v = $(`${prefix}-expires`).value;
+  return { access, hosts, expires: v ? new Date(v).toISOString().replace(/\.\d+Z$/, 'Z') : '' };
+}
+
+// localInput writes an RFC 3339 time as a datetime-local input takes it.
+function localInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+for (const prefix of ['add', 'access']) {
+  $(`${prefix}-access`).addEventListener('change', () => {
+    $(`${prefix}-hosts`).hidden = $(`${prefix}-access`).value !== 'hosts';
+  });
+}
+
+let accessId = null;
+let accessEnable = false;
+
+// openAccess shows a device's access and end date; with enable, the device
+// expired and saving also enables it.
+function openAccess(p, enable) {
+  accessId = p.id;
+  accessEnable = enable;
+  setText('access-name', p.name);
+  $('access-expired').hidden = !enable;
+  $('access-access').value = p.access || 'all';
+  $('access-hosts').value = (p.hosts || []).join(', ');
+  $('access-hosts').hidden = p.access !== 'hosts';
+  $('access-expires').value = enable ? '' : localInput(p.expires);
+  for (const id of ['access-access-error', 'access-expires-error', 'access-error']) setText(id, '');
+  $('access-dialog').showModal();
+}
+$('access-cancel').addEventListener('click', () => $('access-dialog').close());
+$('access-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const body = accessFields('access');
+  if (accessEnable) body.enabled = true;
+  $('access-submit').disabled = true;
+  try {
+    await api('PATCH', `/api/peers/${accessId}`, body);
+    $('access-dialog').close();
+    refreshPeers();
+  } catch (e) {
+    showFieldError(e, { access: 'access-access-error', hosts: 'access-access-error', expires: 'access-expires-error' }, 'access-error');
+  } finally {
+    $('access-submit').disabled = false;
+  }
+});
+
 $('add-open').addEventListener('click', () => {
   $('add-form').reset();
-  for (const id of ['add-name-error', 'add-tunnel-error', 'add-error']) setText(id, '');
+  $('add-hosts').hidden = true;
+  for (const id of ['add-name-error', 'add-tunnel-error', 'add-access-error', 'add-expires-error', 'add-error']) setText(id, '');
   $('add-no-endpoint').hidden = !status || !!status.endpoint;
   $('add-dialog').showModal();
   $('add-name').focus();
@@ -609,10 +746,10 @@ $('add-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const name = $('add-name').value.trim();
   const tunnel = $('add-tunnel-full').checked ? 'full' : 'split';
-  const fields = { name: 'add-name-error', tunnel: 'add-tunnel-error' };
+  const fields = { name: 'add-name-error', tunnel: 'add-tunnel-error', access: 'add-access-error', hosts: 'add-access-error', expires: 'add-expires-error' };
   $('add-submit').disabled = true;
   try {
-    const res = await api('POST', '/api/peers', { name, tunnel });
+    const res = await api('POST', '/api/peers', { name, tunnel, ...accessFields('add') });
     $('add-dialog').close();
     showConfig(res.peer, res.config, res.warnings, res.qr_svg);
     startWaiting(res.peer);

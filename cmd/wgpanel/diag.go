@@ -9,6 +9,7 @@ import (
 
 	"github.com/wgpanel/wgpanel/internal/api"
 	"github.com/wgpanel/wgpanel/internal/doctor"
+	"github.com/wgpanel/wgpanel/internal/fwpolicy"
 	"github.com/wgpanel/wgpanel/internal/openwrt"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
@@ -20,6 +21,9 @@ type diagnostics struct {
 	dev        vpn.Device
 	doc        *doctor.Doctor
 	standalone bool
+	// nft is serve's standalone access table, for the access check; nil
+	// outside serve.
+	nft *fwpolicy.NFT
 }
 
 var _ api.Diagnostics = (*diagnostics)(nil)
@@ -46,7 +50,11 @@ func (d *diagnostics) reload() func(context.Context, ...string) error {
 
 // Doctor runs every check.
 func (d *diagnostics) Doctor(ctx context.Context) ([]doctor.Check, error) {
-	return d.doc.Run(ctx, doctor.Collect(ctx, d.store, d.dev, d.runtime, d.standalone)), nil
+	checks := d.doc.Run(ctx, doctor.Collect(ctx, d.store, d.dev, d.runtime, d.standalone))
+	if c := accessCheck(ctx, d.store, d.nft, d.standalone); c != nil {
+		checks = append(checks, *c)
+	}
+	return checks, nil
 }
 
 // Fix applies the safe local fixes named by ids, or every fixable one when

@@ -36,11 +36,14 @@ commands:
                                         --discover first asks the STUN server for the public address
   doctor [--json] [--fix]               explain what keeps phones from connecting
   peer add NAME [--full-tunnel] [--qr]  add a device and print its client config
+       [--access MODE [--hosts A,B]] [--expires DATE]
   peer list [--json]                    list devices: connected or not, traffic
   peer show NAME|PUBKEY [--qr]          print a device's client config again
   peer remove NAME|PUBKEY               remove a device
   peer enable|disable NAME|PUBKEY       let a device connect, or stop it
   peer rename NAME|PUBKEY NEWNAME       rename a device
+  peer access NAME MODE [--hosts A,B]   what it may reach: all, internet, lan or hosts
+  peer expires NAME DATE|never          disable it at DATE (RFC 3339, e.g. 2026-12-31T18:00:00Z)
   reconcile                             make the interface's peers match the configuration
   passwd                                set the web password (asked for on a terminal, else read from standard input)
   version                               print the version

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wgpanel/wgpanel/internal/api"
+	"github.com/wgpanel/wgpanel/internal/expiry"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
@@ -28,14 +29,21 @@ func (g *globals) peer(ctx context.Context, args []string) error {
 	full := fs.Bool("full-tunnel", false, "send all of the device's traffic through the router")
 	qr := fs.Bool("qr", false, "also print the config as a QR code for the WireGuard app")
 	asJSON := fs.Bool("json", false, "print JSON")
+	fs.String("access", "", "what the device may reach: all (default), internet, lan or hosts")
+	fs.String("hosts", "", "for --access hosts: the LAN addresses it may reach, separated by commas")
+	fs.String("expires", "", "disable the device at this date and time (RFC 3339, e.g. 2026-12-31T18:00:00Z); never for none")
 	pos, err := g.parse("peer "+sub, fs, args)
 	if err != nil {
 		return err
 	}
-	want := map[string]int{"add": 1, "list": 0, "show": 1, "remove": 1, "enable": 1, "disable": 1, "rename": 2}
+	want := map[string]int{"add": 1, "list": 0, "show": 1, "remove": 1, "enable": 1, "disable": 1, "rename": 2, "access": 2, "expires": 2}
 	n, ok := want[sub]
 	if !ok {
-		return fmt.Errorf("unknown peer subcommand %q; use add, list, show, remove, enable, disable or rename", sub)
+		return fmt.Errorf("unknown peer subcommand %q; use add, list, show, remove, enable, disable, rename, access or expires", sub)
+	}
+	var extra vpn.PeerUpdate
+	if err := peerExtraFlags(fs, sub, pos, &extra); err != nil {
+		return err
 	}
 	if len(pos) != n {
 		return fmt.Errorf("peer %s takes %d argument(s), got %d; run wgpanel help", sub, n, len(pos))
@@ -53,7 +61,7 @@ func (g *globals) peer(ctx context.Context, args []string) error {
 		if *full {
 			tunnel = vpn.TunnelFull
 		}
-		res, err := svc.AddPeer(ctx, pos[0], tunnel)
+		res, err := svc.AddPeerWith(ctx, pos[0], tunnel, extra.Options())
 		if err != nil {
 			return err
 		}
@@ -91,7 +99,8 @@ func (g *globals) peer(ctx context.Context, args []string) error {
 		fmt.Fprintf(g.stdout, "removed %s\n", p.Name)
 	case "enable", "disable":
 		on := sub == "enable"
-		if _, err := svc.UpdatePeer(ctx, p.PublicKey, vpn.PeerUpdate{Enabled: &on}); err != nil {
+		extra.Enabled = &on
+		if _, err := svc.UpdatePeer(ctx, p.PublicKey, extra); err != nil {
 			return err
 		}
 		fmt.Fprintf(g.stdout, "%sd %s\n", sub, p.Name)
@@ -100,6 +109,18 @@ func (g *globals) peer(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(g.stdout, "renamed %s to %s\n", p.Name, pos[1])
+	case "access", "expires":
+		v, err := svc.UpdatePeer(ctx, p.PublicKey, extra)
+		if err != nil {
+			return err
+		}
+		if sub == "access" {
+			fmt.Fprintf(g.stdout, "%s may now reach: %s\n", v.Name, accessWords(v))
+		} else if v.Expires.IsZero() {
+			fmt.Fprintf(g.stdout, "%s has no end date\n", v.Name)
+		} else {
+			fmt.Fprintf(g.stdout, "%s is disabled at %s\n", v.Name, v.Expires.Local().Format("2 Jan 2006 15:04"))
+		}
 	}
 	return nil
 }
@@ -136,7 +157,13 @@ func printPeers(w io.Writer, peers []vpn.PeerView, now time.Time) {
 			traffic = fmt.Sprintf("↓ %s ↑ %s", humanBytes(p.TxBytes), humanBytes(p.RxBytes))
 		}
 		sends := map[vpn.Tunnel]string{vpn.TunnelSplit: "home network only", vpn.TunnelFull: "all traffic"}[p.Tunnel]
+		if p.Access.OrAll() != vpn.AccessAll {
+			sends += ", reaches " + accessShort(p)
+		}
 		state := peerState(p, now)
+		if d := expiry.Describe(p.Expires, now); d != "" && p.Problem == "" {
+			state += " · " + d
+		}
 		if p.ConfigStale {
 			state += " (re-scan needed)"
 		}

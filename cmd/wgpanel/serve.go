@@ -25,6 +25,7 @@ import (
 	"github.com/wgpanel/wgpanel/internal/auth"
 	"github.com/wgpanel/wgpanel/internal/follow"
 	"github.com/wgpanel/wgpanel/internal/openwrt"
+	usagehist "github.com/wgpanel/wgpanel/internal/usage"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 	"github.com/wgpanel/wgpanel/internal/wgdev"
 )
@@ -75,6 +76,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		firstPW = auth.GeneratePassword()
 	}
 
+	x := g.newExtras(e)
 	var link *wgdev.Link
 	if g.devMode() {
 		if cfg.Server == nil {
@@ -89,9 +91,20 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 			return startError(err, srv.Interface, srv.ListenPort, e.store.NetworkPath())
 		}
 		defer link.Close()
+		defer x.close()
 		log.Info("interface up", "interface", srv.Interface, "kind", link.Kind(), "port", srv.ListenPort,
 			"public_key", srv.PublicKey().String())
 	}
+	hist := g.openHistory(e, cfg.Settings)
+	x.hist = hist
+	x.exp = newExpirer(ctx, e.svc, e.store.Load, log.With("component", "expiry"))
+	defer func() {
+		// The last traffic before the device goes away with serve.
+		hist.record(0)
+		if err := hist.close(); err != nil {
+			log.Warn("cannot save the usage history", "err", err.Error())
+		}
+	}()
 	addr, err := listenAddr(*listen, cfg, g.devMode())
 	if err != nil {
 		return err
@@ -110,9 +123,10 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	diag := g.diagnostics(e)
-	loop := g.follow(ctx, e, diag, cfg.Settings.Interface, usr1)
+	diag.nft = x.nft
+	loop := g.follow(ctx, e, diag, x, cfg.Settings.Interface, usr1)
 	handler := pageWatch(api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
-		Settings: e.store, Reach: reacher(diag, log.With("component", "reach"))}), loop)
+		Settings: e.store, Reach: reacher(diag, log.With("component", "reach")), Usage: hist, Metrics: metricsSource{e}}), loop, hist)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -178,16 +192,25 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 // network and wgpanel files, and SIGUSR1 (the hotplug script's ifup), and
 // samples the device for the doctor while the page is open or a peer is
 // connected. Nothing wakes it while idle.
-func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, ifname string, usr1 <-chan os.Signal) *follow.Loop {
+func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, x *extras, ifname string, usr1 <-chan os.Signal) *follow.Loop {
 	log := e.log.With("component", "follow")
 	loop := follow.New(follow.Config{
-		Reconcile: e.svc.Reconcile,
+		Reconcile: func(ctx context.Context) (*vpn.Changes, error) {
+			// The history reads the counters first: when the interface
+			// was re-created they start from zero, a reset it must see
+			// before the peers carry traffic again.
+			x.hist.record(0)
+			ch, err := e.svc.Reconcile(ctx)
+			x.sync(ctx)
+			return ch, err
+		},
 		Sample: func() bool {
 			st, err := e.dev.State(ifname)
 			if err != nil {
 				return false
 			}
 			diag.doc.Observe(st)
+			x.hist.recordState(st, usagehist.SampleInterval)
 			return anyConnected(st, time.Now())
 		},
 		Log: log,
@@ -225,10 +248,15 @@ func anyConnected(st *vpn.DeviceState, now time.Time) bool {
 
 // pageWatch tells the loop about every API request: the page is open, so
 // the doctor's history should be kept.
-func pageWatch(h http.Handler, loop *follow.Loop) http.Handler {
+func pageWatch(h http.Handler, loop *follow.Loop, hist *history) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			loop.PageOpen()
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/api/peers" {
+			// The page shows the devices: their traffic goes into the
+			// history too.
+			hist.record(pageRecordEvery)
 		}
 		h.ServeHTTP(w, r)
 	})

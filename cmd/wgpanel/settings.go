@@ -18,6 +18,10 @@ var settingFlags = []struct{ flag, option, usage string }{
 	{"mtu", "mtu", "MTU written into phone configs (\"\" or 0: none)"},
 	{"keep-private-keys", "keep_private_keys", "1 keeps phones' private keys so their codes can be shown again; 0 shows them once"},
 	{"stun-server", "stun_server", "HOST[:PORT] asked for the public address by reachability --discover (\"\": off)"},
+	{"client-to-client", "client_to_client", "1 lets devices reach each other through the tunnel; 0 (default) does not"},
+	{"dns-domain", "dns_domain", "devices answer in DNS as NAME.DOMAIN (default vpn.lan)"},
+	{"history-flash-interval", "history_flash_interval", "least time between writes of the usage history to flash, such as 1h (default); 0 never"},
+	{"metrics-token", "metrics_token", "bearer token that GET /metrics requires (\"\": /metrics off)"},
 }
 
 // settings prints wgpanel's options, or changes those given as flags, all
@@ -81,6 +85,14 @@ func (g *globals) settings(ctx context.Context, args []string) error {
 	show("mtu", mtu, "none")
 	show("keep_private_keys", map[bool]string{true: "yes", false: "no"}[st.KeepPrivateKeys], "")
 	show("stun_server", st.STUNServer, "off")
+	show("client_to_client", map[bool]string{true: "yes", false: "no"}[st.ClientToClient], "")
+	show("dns_domain", st.DNSDomain, "")
+	flash := "never"
+	if st.HistoryFlashInterval > 0 {
+		flash = st.HistoryFlashInterval.String()
+	}
+	show("history_flash_interval", flash, "")
+	show("metrics_token", map[bool]string{true: "set (hidden)", false: ""}[st.MetricsToken != ""], "off")
 	if msg := reach.EndpointWarning(st.Endpoint); msg != "" {
 		fmt.Fprintf(w, "warning: %s\n", msg)
 	}

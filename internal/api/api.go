@@ -40,6 +40,11 @@ type Config struct {
 	// nil those routes answer 503.
 	Settings SettingsStore
 	Reach    Reachability
+	// Usage serves the traffic history (/api/usage, /api/peers/{id}/usage);
+	// when nil those routes answer 503.
+	Usage UsageSource
+	// Metrics serves GET /metrics; when nil it answers 404.
+	Metrics MetricsSource
 }
 
 // server holds the handlers' dependencies.
@@ -51,6 +56,8 @@ type server struct {
 	// settings and reach serve /api/settings and /api/reachability.
 	settings SettingsStore
 	reach    Reachability
+	usage    UsageSource
+	metrics  MetricsSource
 	// diagMu makes setup and doctor fixes, which write the same files,
 	// run one at a time.
 	diagMu sync.Mutex
@@ -58,7 +65,7 @@ type server struct {
 
 // New returns the HTTP handler for the whole of wgpanel's web side.
 func New(cfg Config) http.Handler {
-	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, diag: cfg.Diagnostics, settings: cfg.Settings, reach: cfg.Reach}
+	s := &server{svc: cfg.Service, auth: cfg.Auth, log: cfg.Log, diag: cfg.Diagnostics, settings: cfg.Settings, reach: cfg.Reach, usage: cfg.Usage, metrics: cfg.Metrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -75,6 +82,7 @@ func New(cfg Config) http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, "This method is not allowed here.", "")
 	})
 	r.Get("/healthz", s.handleHealthz)
+	r.Get("/metrics", s.handleMetrics)
 	r.Route("/api", func(r chi.Router) {
 		r.Use(apiHeaders)
 		r.Post("/login", s.handleLogin)
@@ -90,6 +98,8 @@ func New(cfg Config) http.Handler {
 			r.Get("/peers/{id}/config", s.handlePeerConfig)
 			r.Get("/peers/{id}/qr.png", s.handlePeerQRPNG)
 			r.Get("/peers/{id}/qr.svg", s.handlePeerQRSVG)
+			r.Get("/peers/{id}/usage", s.handlePeerUsage)
+			r.Get("/usage", s.handleUsageSummary)
 			r.Get("/doctor", s.handleDoctor)
 			r.Post("/doctor/fix", s.handleDoctorFix)
 			r.Post("/setup", s.handleSetup)

@@ -35,6 +35,13 @@ type PeerJSON struct {
 	// ConfigStale: the device's config predates a change of endpoint,
 	// DNS, MTU or server key; it must scan the code again.
 	ConfigStale bool `json:"config_stale"`
+	// Access is what the device may reach; Hosts its addresses for
+	// access "hosts"; Expires its end date (null: none), ExpiresText that
+	// in words ("expires in 3 days", "expired").
+	Access      vpn.Access `json:"access"`
+	Hosts       []string   `json:"hosts"`
+	Expires     *time.Time `json:"expires"`
+	ExpiresText string     `json:"expires_text,omitempty"`
 }
 
 func toPeerJSON(v *vpn.PeerView) PeerJSON {
@@ -52,6 +59,7 @@ func toPeerJSON(v *vpn.PeerView) PeerJSON {
 		Problem:        v.Problem,
 		ConfigStale:    v.ConfigStale,
 	}
+	setExtra(&p, v)
 	if v.Problem != "" && v.PublicKey == (wgtypes.Key{}) {
 		// A section without a readable key: an id of its own, for the page
 		// to tell rows apart; it names no peer the API can change.
@@ -121,11 +129,17 @@ func (s *server) handlePeerCreate(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Name   string `json:"name"`
 		Tunnel string `json:"tunnel"`
+		peerExtraJSON
 	}
 	if !decode(w, r, &req) {
 		return
 	}
-	added, err := s.svc.AddPeer(r.Context(), req.Name, vpn.Tunnel(req.Tunnel))
+	opts, err := req.options()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	added, err := s.svc.AddPeerWith(r.Context(), req.Name, vpn.Tunnel(req.Tunnel), opts)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -153,15 +167,21 @@ func (s *server) handlePeerUpdate(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Name    *string `json:"name"`
 		Enabled *bool   `json:"enabled"`
+		peerExtraJSON
 	}
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.Name == nil && req.Enabled == nil {
-		writeError(w, http.StatusBadRequest, "Nothing to change: send name or enabled.", "")
+	u := vpn.PeerUpdate{Name: req.Name, Enabled: req.Enabled}
+	if err := req.update(&u); err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	v, err := s.svc.UpdatePeer(r.Context(), key, vpn.PeerUpdate{Name: req.Name, Enabled: req.Enabled})
+	if u.Empty() {
+		writeError(w, http.StatusBadRequest, "Nothing to change: send name, enabled, access, hosts or expires.", "")
+		return
+	}
+	v, err := s.svc.UpdatePeer(r.Context(), key, u)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -164,6 +164,7 @@ func cloneConfig(c *vpn.Config) *vpn.Config {
 			}
 			p.PresharedKey = key(p.PresharedKey)
 			p.PrivateKey = key(p.PrivateKey)
+			p.Hosts = slices.Clone(p.Hosts)
 			srv.Peers[i] = p
 		}
 	}

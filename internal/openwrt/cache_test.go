@@ -294,7 +294,7 @@ func TestLoadResultIsOwnedByCaller(t *testing.T) {
 func TestCloneConfigShares(t *testing.T) {
 	known := []string{
 		"Settings.DNS", "Server", "Server.Addresses", "Server.Peers",
-		"Server.Peers[].PresharedKey", "Server.Peers[].PrivateKey", "Server.Peers[].AllowedIPs",
+		"Server.Peers[].PresharedKey", "Server.Peers[].PrivateKey", "Server.Peers[].AllowedIPs", "Server.Peers[].Hosts",
 		"Server.Odd", "Server.Odd[].AllowedIPs", "Network.LANs",
 	}
 	if got := referencePaths(reflect.TypeFor[vpn.Config](), ""); !slices.Equal(got, known) {

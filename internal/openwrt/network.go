@@ -3,11 +3,13 @@ package openwrt
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgpanel/wgpanel/internal/expiry"
 	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
@@ -36,6 +38,12 @@ const (
 	// optConfigStamp is wgpanel's own peer option: the vpn.ConfigStamp of
 	// the config the device last got, to mark it "re-scan needed".
 	optConfigStamp = "wgpanel_config"
+	// optAccess, optHosts and optExpires are wgpanel's own peer options:
+	// what the device may reach (absent is "all"), the addresses of access
+	// "hosts", and when the daemon disables it (RFC 3339).
+	optAccess  = "wgpanel_access"
+	optHosts   = "wgpanel_hosts"
+	optExpires = "wgpanel_expires"
 
 	optIPAddr    = "ipaddr"
 	optNetmask   = "netmask"
@@ -189,6 +197,23 @@ func parsePeer(sec *uci.Section) (vpn.Peer, *peerProblem) {
 			p.Tunnel = t
 		default:
 			fail(optTunnel, "%q is neither 'split' nor 'full'", v)
+		}
+	}
+	if v, ok := sec.Get(optAccess); ok {
+		a, err := vpn.ParseAccess(v)
+		if err != nil {
+			fail(optAccess, "%q is not one of all, internet, lan, hosts", v)
+		}
+		p.Access = a
+	}
+	if hs := values(sec, optHosts); len(hs) > 0 {
+		if p.Hosts, err = vpn.ParseHosts(hs); err != nil {
+			fail(optHosts, "%v", err)
+		}
+	}
+	if v, ok := sec.Get(optExpires); ok && v != "" {
+		if p.Expires, err = expiry.Parse(v); err != nil {
+			fail(optExpires, "%q is not a date and time such as 2026-12-31T18:00:00Z", v)
 		}
 	}
 	return p, problem
@@ -502,5 +527,6 @@ func clonePeer(p vpn.Peer) vpn.Peer {
 		p.PrivateKey = &k
 	}
 	p.AllowedIPs = append([]netip.Prefix(nil), p.AllowedIPs...)
+	p.Hosts = slices.Clone(p.Hosts)
 	return p
 }

@@ -8,9 +8,13 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/wgpanel/wgpanel/internal/dnshosts"
 	"github.com/wgpanel/wgpanel/internal/uci"
+	"github.com/wgpanel/wgpanel/internal/usage"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
@@ -29,6 +33,10 @@ const (
 	setAuth            = "auth"
 	setPasswordHash    = "password_hash"
 	setSTUNServer      = "stun_server"
+	setClientToClient  = "client_to_client"
+	setDNSDomain       = "dns_domain"
+	setHistoryFlash    = "history_flash_interval"
+	setMetricsToken    = "metrics_token"
 )
 
 // DefaultSTUNServer is the stun_server that the package's conffile and a
@@ -43,17 +51,22 @@ const DefaultSTUNServer = "stun.l.google.com:19302"
 // they are read.
 var settingNames = []string{
 	setInterface, setEndpoint, setDNS, setMTU, setKeepPrivateKeys, setListen, setAuth, setPasswordHash,
-	setSTUNServer,
+	setSTUNServer, setClientToClient, setDNSDomain, setHistoryFlash, setMetricsToken,
 }
+
+// secretSettings are never logged nor shown.
+var secretSettings = []string{setPasswordHash, setMetricsToken}
 
 // DefaultSettings returns the settings that apply when /etc/config/wgpanel
 // or one of its options is missing: interface wg0, private keys kept, and
 // the router's root password (auth "shadow").
 func DefaultSettings() vpn.Settings {
 	return vpn.Settings{
-		Interface:       "wg0",
-		KeepPrivateKeys: true,
-		Auth:            "shadow",
+		Interface:            "wg0",
+		KeepPrivateKeys:      true,
+		Auth:                 "shadow",
+		DNSDomain:            dnshosts.DefaultDomain,
+		HistoryFlashInterval: usage.DefaultFlashInterval,
 	}
 }
 
@@ -209,10 +222,58 @@ func applySetting(st *vpn.Settings, name, value string) error {
 			}
 		}
 		st.STUNServer = value
+	case setClientToClient:
+		b, ok := parseBool(value)
+		if !ok && value != "" {
+			return fmt.Errorf("%q is not a yes/no value ('1' or '0')", value)
+		}
+		st.ClientToClient = b
+	case setDNSDomain:
+		if value == "" {
+			st.DNSDomain = def.DNSDomain
+			return nil
+		}
+		value = strings.ToLower(value)
+		if err := dnshosts.CheckDomain(value); err != nil {
+			return fmt.Errorf("%q is not a domain such as vpn.lan (labels of letters, digits and hyphens, separated by dots)", value)
+		}
+		st.DNSDomain = value
+	case setHistoryFlash:
+		d, err := parseInterval(value, def.HistoryFlashInterval)
+		if err != nil {
+			return err
+		}
+		st.HistoryFlashInterval = d
+	case setMetricsToken:
+		if value != "" && (len(value) < 16 || strings.ContainsFunc(value, func(r rune) bool { return r <= ' ' || r >= 0x7f })) {
+			return errors.New("the token must be at least 16 characters, without spaces or control characters")
+		}
+		st.MetricsToken = value
 	default:
 		return fmt.Errorf("unknown option %q", name)
 	}
 	return nil
+}
+
+// parseInterval reads history_flash_interval: a number of seconds or a
+// duration such as 30m or 2h; "" is def, 0 is never. Less than ten minutes
+// would wear the flash for nothing.
+func parseInterval(v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a time such as 1h, 30m or 3600 (seconds); 0 never writes the history to flash", v)
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d != 0 && (d < 10*time.Minute || d > 7*24*time.Hour) {
+		return 0, fmt.Errorf("%q is not between 10m and 168h (or 0 for never)", v)
+	}
+	return d, nil
 }
 
 // checkHostPort accepts a host name or address with an optional port, as
@@ -337,7 +398,7 @@ func (s *Store) SetSettings(ctx context.Context, changes ...SettingChange) error
 		return fileError(path, "write", err)
 	}
 	for _, c := range changes {
-		if c.Name == setPasswordHash {
+		if slices.Contains(secretSettings, c.Name) {
 			s.log.Info("wgpanel setting changed", "option", c.Name)
 		} else {
 			s.log.Info("wgpanel setting changed", "option", c.Name, "value", c.Value)

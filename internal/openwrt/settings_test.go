@@ -8,12 +8,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
 func TestDefaultSettings(t *testing.T) {
-	want := vpn.Settings{Interface: "wg0", KeepPrivateKeys: true, Auth: "shadow"}
+	want := vpn.Settings{Interface: "wg0", KeepPrivateKeys: true, Auth: "shadow", DNSDomain: "vpn.lan", HistoryFlashInterval: time.Hour}
 	if got := DefaultSettings(); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v; want %+v", got, want)
 	}
@@ -35,7 +36,7 @@ func TestSettingsParse(t *testing.T) {
 				"\tlist dns '192.168.1.1'\n\tlist dns 'fd12::1'\n\toption mtu '1280'\n\toption keep_private_keys '0'\n" +
 				"\toption listen '192.168.1.1:8080'\n\toption auth 'password'\n\toption password_hash '$5$salt$hash'\n" +
 				"\toption stun_server ''\n",
-			want: vpn.Settings{
+			want: vpn.Settings{DNSDomain: "vpn.lan", HistoryFlashInterval: time.Hour,
 				Interface: "wg1", Endpoint: "vpn.example.org",
 				DNS: []netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("fd12::1")},
 				MTU: 1280, KeepPrivateKeys: false, Listen: "192.168.1.1:8080", Auth: "password",
@@ -45,7 +46,7 @@ func TestSettingsParse(t *testing.T) {
 		{
 			name: "dns as space-separated option, bracketed endpoint",
 			text: "config wgpanel 'main'\n\toption dns '1.1.1.1 9.9.9.9'\n\toption endpoint '[2001:db8::1]'\n\toption keep_private_keys 'yes'\n",
-			want: vpn.Settings{
+			want: vpn.Settings{DNSDomain: "vpn.lan", HistoryFlashInterval: time.Hour,
 				Interface: "wg0", Endpoint: "2001:db8::1",
 				DNS:             []netip.Addr{netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("9.9.9.9")},
 				KeepPrivateKeys: true, Auth: "shadow",
@@ -54,12 +55,12 @@ func TestSettingsParse(t *testing.T) {
 		{
 			name: "anonymous section, empty values mean defaults",
 			text: "config wgpanel\n\toption interface ''\n\toption auth ''\n\toption endpoint '203.0.113.5'\n\toption listen ':8443'\n",
-			want: vpn.Settings{Interface: "wg0", Endpoint: "203.0.113.5", KeepPrivateKeys: true, Auth: "shadow", Listen: ":8443"},
+			want: vpn.Settings{DNSDomain: "vpn.lan", HistoryFlashInterval: time.Hour, Interface: "wg0", Endpoint: "203.0.113.5", KeepPrivateKeys: true, Auth: "shadow", Listen: ":8443"},
 		},
 		{
 			name: "own STUN server",
 			text: "config wgpanel 'main'\n\toption stun_server '192.0.2.10:3478'\n",
-			want: vpn.Settings{Interface: "wg0", KeepPrivateKeys: true, Auth: "shadow", STUNServer: "192.0.2.10:3478"},
+			want: vpn.Settings{DNSDomain: "vpn.lan", HistoryFlashInterval: time.Hour, Interface: "wg0", KeepPrivateKeys: true, Auth: "shadow", STUNServer: "192.0.2.10:3478"},
 		},
 	}
 	for _, tt := range tests {
@@ -92,6 +93,12 @@ func TestSettingsBadValues(t *testing.T) {
 		{"endpoint", "http://x", "not a URL: give a host name or address"},
 		{"stun_server", "stun.example.org:99999", "port number from 1 to 65535"},
 		{"stun_server", "not a host", "not a host name or address with an optional port"},
+		{"client_to_client", "maybe", "not a yes/no value"},
+		{"dns_domain", "vpn_lan", "not a domain such as vpn.lan"},
+		{"dns_domain", "-vpn.lan", "not a domain such as vpn.lan"},
+		{"history_flash_interval", "often", "not a time such as 1h"},
+		{"history_flash_interval", "60", "not between 10m and 168h"},
+		{"metrics_token", "short", "at least 16 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.option+"="+tt.value, func(t *testing.T) {
@@ -145,7 +152,7 @@ func TestSetSetting(t *testing.T) {
 		t.Errorf("got wgpanel file\n%s\nwant\n%s", got, want)
 	}
 	got := mustLoad(t, dir).Settings
-	wantSettings := vpn.Settings{
+	wantSettings := vpn.Settings{DNSDomain: "vpn.lan", HistoryFlashInterval: time.Hour,
 		Interface: "wg0", Endpoint: "vpn.example.org",
 		DNS:  []netip.Addr{netip.MustParseAddr("192.168.1.1"), netip.MustParseAddr("fd12::1")},
 		Auth: "password", PasswordHash: "$5$abc$def",

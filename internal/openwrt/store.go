@@ -220,6 +220,9 @@ func checkServer(ifname string, srv *vpn.Server) error {
 		default:
 			return fmt.Errorf("openwrt: peer %q: unknown tunnel type %q", p.Name, p.Tunnel)
 		}
+		if err := vpn.CheckAccess(p.Access.OrAll(), p.Hosts); err != nil {
+			return fmt.Errorf("openwrt: peer %q: %w", p.Name, err)
+		}
 		if p.Keepalive < 0 || p.Keepalive > 65535 {
 			return fmt.Errorf("openwrt: peer %q: keepalive %d out of range", p.Name, p.Keepalive)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgpanel/wgpanel/internal/expiry"
 	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
@@ -131,7 +132,7 @@ func writePeer(sec *uci.Section, old, new vpn.Peer) int {
 		setString(sec, optConfigStamp, new.ConfigStamp)
 		n++
 	}
-	return n
+	return n + writeAccess(sec, old, new)
 }
 
 // addPeer appends p as an anonymous peer section with options in the order
@@ -148,6 +149,47 @@ func addPeer(f *uci.File, ifname string, p vpn.Peer) {
 	sec.Set(optTunnel, string(tunnel(p.Tunnel)))
 	setFlag(sec, optDisabled, !p.Enabled)
 	setString(sec, optConfigStamp, p.ConfigStamp)
+	writeAccess(sec, vpn.Peer{}, p)
+}
+
+// writeAccess writes the access, hosts and end date of a peer where they
+// differ between old and new: absent when all, none and never.
+func writeAccess(sec *uci.Section, old, new vpn.Peer) int {
+	n := 0
+	if old.Access.OrAll() != new.Access.OrAll() {
+		if a := new.Access.OrAll(); a == vpn.AccessAll {
+			sec.Delete(optAccess)
+		} else {
+			sec.Set(optAccess, string(a))
+		}
+		n++
+	}
+	if !equalPrefixes(old.Hosts, new.Hosts) {
+		if len(new.Hosts) == 0 {
+			sec.Delete(optHosts)
+		} else {
+			sec.SetList(optHosts, hostStrings(new.Hosts))
+		}
+		n++
+	}
+	if !old.Expires.Equal(new.Expires) {
+		setString(sec, optExpires, expiry.Format(new.Expires))
+		n++
+	}
+	return n
+}
+
+// hostStrings writes single addresses without their /32 or /128.
+func hostStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String()
+		} else {
+			out[i] = p.String()
+		}
+	}
+	return out
 }
 
 // tunnel returns t with the default applied.

@@ -60,6 +60,9 @@ type PeerView struct {
 	// ConfigStale says that the endpoint, DNS, MTU or server key changed
 	// since the device got its config: it must scan the code again.
 	ConfigStale bool
+	Access      Access
+	Hosts       []netip.Prefix
+	Expires     time.Time
 }
 
 // Status describes the server and whether its device can be reached.
@@ -86,6 +89,11 @@ type Added struct {
 type PeerUpdate struct {
 	Name    *string
 	Enabled *bool
+	// Access, Hosts and Expires change what the device may reach and its
+	// end date (a zero time: none); see applyExtra.
+	Access  *Access
+	Hosts   *[]netip.Prefix
+	Expires *time.Time
 }
 
 // Changes lists what Reconcile changed on the device.
@@ -240,6 +248,9 @@ func (s *Service) view(p *Peer, stats map[wgtypes.Key]*PeerStats) PeerView {
 		Tunnel:         p.Tunnel,
 		Enabled:        p.Enabled,
 		PrivateKeyKept: p.PrivateKey != nil,
+		Access:         p.Access.OrAll(),
+		Hosts:          slices.Clone(p.Hosts),
+		Expires:        p.Expires,
 	}
 	if v.Tunnel == "" {
 		v.Tunnel = TunnelSplit
@@ -363,6 +374,14 @@ func errNameTaken(name string) *Error {
 // AddPeer creates a peer with fresh keys and the next free addresses, writes
 // it to the store, applies it to the device and returns its client config.
 func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Added, error) {
+	return s.AddPeerWith(ctx, name, tunnel, PeerOptions{})
+}
+
+// AddPeerWith is AddPeer with the new device's access and end date.
+func (s *Service) AddPeerWith(ctx context.Context, name string, tunnel Tunnel, opts PeerOptions) (*Added, error) {
+	if err := opts.check(s.now()); err != nil {
+		return nil, err
+	}
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -406,6 +425,9 @@ func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Add
 			Enabled:      true,
 			RouteAllowed: true,
 			ConfigStamp:  ConfigStamp(cfg),
+			Access:       opts.Access.OrAll(),
+			Hosts:        opts.Hosts,
+			Expires:      opts.Expires,
 		}
 		if cfg.Settings.KeepPrivateKeys {
 			peer.PrivateKey = &priv
@@ -541,6 +563,9 @@ func (s *Service) UpdatePeer(ctx context.Context, key wgtypes.Key, u PeerUpdate)
 			p.Name = *u.Name
 		}
 		old = *p
+		if err := u.applyExtra(p, s.now()); err != nil {
+			return err
+		}
 		if u.Enabled != nil {
 			p.Enabled = *u.Enabled
 		}

@@ -64,6 +64,12 @@ type Peer struct {
 	// ConfigStamp is ConfigStamp of the client config last handed out for
 	// this peer; "" when unknown (a peer made by LuCI or an older wgpanel).
 	ConfigStamp string
+	// Access is what the device may reach ("" is AccessAll); Hosts, for
+	// AccessHosts only, the LAN addresses it may reach.
+	Access Access
+	Hosts  []netip.Prefix
+	// Expires is when the daemon disables the device; zero is never.
+	Expires time.Time
 }
 
 // Settings are wgpanel's own options (/etc/config/wgpanel, section main).
@@ -77,6 +83,12 @@ type Settings struct {
 	Auth            string       // "shadow" or "password"
 	PasswordHash    string       // crypt(3) hash for Auth "password"
 	STUNServer      string       // host[:port] asked for the public address; "" turns that off
+	ClientToClient  bool         // devices may reach each other; default false
+	DNSDomain       string       // devices answer as <name>.<DNSDomain>; default vpn.lan
+	// HistoryFlashInterval is the least time between two writes of the
+	// usage history to flash; 0 never writes it. Default an hour.
+	HistoryFlashInterval time.Duration
+	MetricsToken         string // bearer token of GET /metrics; "" turns it off
 }
 
 // Network is what wgpanel reads about the router's other interfaces.
