@@ -472,13 +472,15 @@ func (s *Service) UpdatePeer(ctx context.Context, key wgtypes.Key, u PeerUpdate)
 		if p == nil {
 			return errUnknownPeer(key.String())
 		}
+		// The rollback copy is taken before any field changes, so that a
+		// failed apply restores the name too.
+		old = *p
 		if u.Name != nil {
 			if nameTaken(cfg.Server, *u.Name, key) {
 				return errNameTaken(*u.Name)
 			}
 			p.Name = *u.Name
 		}
-		old = *p
 		if u.Enabled != nil {
 			p.Enabled = *u.Enabled
 		}
