@@ -87,13 +87,16 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	}
 	authn, err := auth.New(auth.Config{
 		Mode: cfg.Settings.Auth,
+		// Only /etc/config/wgpanel: a login never depends on (nor reports
+		// an error from) the network file, which holds keys.
 		Hash: func() (string, error) {
-			c, err := e.store.Load(context.Background())
+			st, err := e.store.Settings(context.Background())
 			if err != nil {
 				return "", err
 			}
-			return c.Settings.PasswordHash, nil
+			return st.PasswordHash, nil
 		},
+		HashFile: e.dir.Path("wgpanel"),
 	})
 	if err != nil {
 		return err
