@@ -276,7 +276,7 @@ func (s *Store) SetSetting(ctx context.Context, name, value string) error {
 		return &vpn.Error{Code: vpn.EINVALID, Field: name, Message: fmt.Sprintf("%s: %v", name, err)}
 	}
 	path := s.dir.Path(pkgSettings)
-	err := s.dir.Update(pkgSettings, func(f *uci.File) error {
+	err := s.dir.UpdateContext(ctx, pkgSettings, func(f *uci.File) error {
 		sec := settingsSection(f)
 		if sec == nil {
 			if value == "" {

@@ -142,7 +142,7 @@ func (s *Store) UpdateServer(ctx context.Context, fn func(cfg *vpn.Config) error
 		fnErr error
 		sum   changes
 	)
-	err = s.dir.Update(pkgNetwork, func(f *uci.File) error {
+	err = s.dir.UpdateContext(ctx, pkgNetwork, func(f *uci.File) error {
 		cfg, st, err := buildConfig(path, settings, f)
 		if err != nil {
 			return err
