@@ -406,7 +406,9 @@ func (s *Service) requireReachable(ctx context.Context) error {
 // peer) after its live apply failed, so that the failed request leaves the
 // configuration as it was.
 func (s *Service) restore(ctx context.Context, key wgtypes.Key, old *Peer) {
-	err := s.store.UpdateServer(ctx, func(cfg *Config) error {
+	// The rollback must happen even when the request's context ended
+	// meanwhile: that is often why the apply failed.
+	err := s.store.UpdateServer(context.WithoutCancel(ctx), func(cfg *Config) error {
 		if cfg.Server == nil {
 			return nil
 		}
