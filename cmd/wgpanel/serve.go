@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -102,21 +101,19 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	diag := g.diagnostics(e)
-	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag})
+	allowed, err := e.store.AllowedHosts()
+	if err != nil {
+		log.Warn("reading allowed_host", "err", err.Error())
+	}
+	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
+		Hosts: hostPolicy(addr, cfg, g.devMode(), allowed)})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)
 	}
-	hs := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := newWebServer(handler, log)
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(limitListener(ln)) }()
 	log.Info("web UI listening", "url", "http://"+ln.Addr().String())
 
 	var linkDone <-chan struct{}
@@ -191,14 +188,28 @@ func monitor(ctx context.Context, e *env, diag *diagnostics, ifname string, reco
 // listenAddr picks the web UI's address: the flag, else the listen option,
 // else the LAN address on a router (never the WAN), else loopback.
 func listenAddr(flagAddr string, cfg *vpn.Config, dev bool) (string, error) {
+	return listenAddrOn(flagAddr, cfg, dev, assignedHere)
+}
+
+// listenAddrOn is listenAddr with assigned telling which addresses are this
+// host's. Only a unicast LAN address becomes the default: `ipaddr
+// '0.0.0.0'` in interface lan must not make the page listen on every
+// interface, the WAN included. A unicast LAN address this host does not
+// have is an error rather than loopback, so that procd starts serve again
+// once the LAN is up.
+func listenAddrOn(flagAddr string, cfg *vpn.Config, dev bool, assigned func(netip.Addr) bool) (string, error) {
 	addr := flagAddr
 	if addr == "" {
 		addr = cfg.Settings.Listen
 	}
 	if addr == "" {
 		host := netip.MustParseAddr("127.0.0.1")
-		if !dev && cfg.Network.LANAddr.IsValid() {
-			host = cfg.Network.LANAddr
+		if lan := cfg.Network.LANAddr; !dev && lan.IsGlobalUnicast() {
+			if !assigned(lan) {
+				return "", fmt.Errorf("the LAN address %s (interface lan in the network file) is not assigned to this router; "+
+					"the web UI listens there by default (set another with: uci set wgpanel.main.listen='ADDRESS:PORT')", lan)
+			}
+			host = lan
 		}
 		return net.JoinHostPort(host.String(), strconv.Itoa(webPort)), nil
 	}

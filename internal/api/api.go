@@ -36,6 +36,9 @@ type Config struct {
 	// Diagnostics serves setup and the doctor (/api/setup, /api/doctor);
 	// when nil those routes answer 503.
 	Diagnostics Diagnostics
+	// Hosts are the names and addresses the page answers to (see
+	// hostcheck.go); nil checks nothing.
+	Hosts *HostPolicy
 }
 
 // server holds the handlers' dependencies.
@@ -103,7 +106,7 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		writeError(w, http.StatusForbidden, "This request came from another web site and was refused.", "")
 	}))
-	return securityHeaders(csrf.Handler(r))
+	return securityHeaders(checkHost(cfg.Hosts, csrf.Handler(r)))
 }
 
 // securityHeaders sets the headers every response carries.

@@ -320,3 +320,39 @@ func (s *Store) SetSetting(ctx context.Context, name, value string) error {
 func (s *Store) SetPasswordHash(ctx context.Context, hash string) error {
 	return s.SetSetting(ctx, setPasswordHash, hash)
 }
+
+// setAllowedHost is the list of extra host names the web UI answers to,
+// besides the router's own names and addresses (see api.HostPolicy).
+const setAllowedHost = "allowed_host"
+
+// AllowedHosts returns the host names in `list allowed_host` of
+// /etc/config/wgpanel. A value that is not a host name is an error naming
+// the option; the others are still returned.
+func (s *Store) AllowedHosts() ([]string, error) {
+	path := s.dir.Path(pkgSettings)
+	f, err := s.dir.Load(pkgSettings)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fileError(path, "read", err)
+	}
+	sec := settingsSection(f)
+	if sec == nil {
+		return nil, nil
+	}
+	var names []string
+	var bad error
+	if o := sec.Option(setAllowedHost); o != nil {
+		for _, v := range o.Values {
+			for _, w := range strings.Fields(v) {
+				if h, err := parseEndpoint(w); err != nil || h == "" {
+					bad = location{file: path, f: f, sec: sec, kind: "wgpanel"}.badOption(setAllowedHost, "%q is not a host name", w)
+					continue
+				}
+				names = append(names, w)
+			}
+		}
+	}
+	return names, bad
+}

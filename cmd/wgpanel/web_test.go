@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestIdleConnectionsDoNotDelay opens 200 connections from one client that
+// never send a request, at a file limit too low to hold them all, and
+// checks that a request from another client is still answered at once.
+// Without a cap per client the server runs out of descriptors, and accept
+// backs off until the idle connections time out.
+func TestIdleConnectionsDoNotDelay(t *testing.T) {
+	const idle = 200
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newWebServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		slog.New(slog.DiscardHandler))
+	go hs.Serve(limitListener(ln))
+	defer hs.Close()
+
+	// Room for the client's own connections and about 40 on the server's
+	// side, counted from the descriptors open now.
+	open := openFiles(t)
+	low := lim
+	low.Cur = uint64(open + idle + 40)
+	if low.Cur > lim.Cur {
+		t.Skipf("the file limit %d is already below %d", lim.Cur, low.Cur)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 2 * time.Second}
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range idle {
+		c, err := d.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			// Client and server share this process's file limit: the
+			// server holding every connection uses it up.
+			t.Fatalf("idle connection %d: %v (the server holds too many connections of one client)", len(conns)+1, err)
+		}
+		conns = append(conns, c)
+	}
+	time.Sleep(100 * time.Millisecond)
+
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+ln.Addr().String()+"/", nil)
+	start := time.Now()
+	res, err := client.Do(req)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("request beside %d idle connections: %v after %v", idle, err, took)
+	}
+	res.Body.Close()
+	t.Logf("request beside %d idle connections of another client answered in %v", idle, took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("the request took %v; want well under a second", took)
+	}
+	// The server keeps only a few of the idle client's connections.
+	closed := 0
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+			closed++
+		}
+	}
+	if kept := idle - closed; kept > maxConnsPerClient {
+		t.Errorf("the server kept %d connections of one client; want at most %d", kept, maxConnsPerClient)
+	}
+}
+
+func openFiles(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	return len(entries)
+}
