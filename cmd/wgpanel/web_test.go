@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wgpanel/wgpanel/internal/uci"
 )
 
 // TestIdleConnectionsDoNotDelay opens 200 connections from one client that
@@ -98,4 +100,13 @@ func openFiles(t *testing.T) int {
 		t.Skipf("cannot count open files: %v", err)
 	}
 	return len(entries)
+}
+
+// TestTimeoutsOrdered: a change waiting for a busy lock gets its own answer
+// ("locked by another program") before the request's deadline, and that
+// answer reaches the client before the write timeout closes the connection.
+func TestTimeoutsOrdered(t *testing.T) {
+	if requestTimeout <= uci.LockTimeout || writeTimeout <= requestTimeout {
+		t.Errorf("lock %v, request %v, write %v; want them in increasing order", uci.LockTimeout, requestTimeout, writeTimeout)
+	}
 }

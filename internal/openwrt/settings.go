@@ -73,6 +73,9 @@ func (s *Store) loadSettings() (vpn.Settings, error) {
 	if s.DefaultAuth != "" {
 		def.Auth = s.DefaultAuth
 	}
+	if s.ShowKeysOnce {
+		def.KeepPrivateKeys = false
+	}
 	path := s.dir.Path(pkgSettings)
 	f, err := s.dir.Load(pkgSettings)
 	var st vpn.Settings
@@ -158,7 +161,7 @@ func applySetting(st *vpn.Settings, name, value string) error {
 		st.MTU = n
 	case setKeepPrivateKeys:
 		if value == "" {
-			st.KeepPrivateKeys = def.KeepPrivateKeys
+			// st holds the default already (which depends on the store).
 			return nil
 		}
 		b, ok := parseBool(value)
