@@ -16,6 +16,7 @@ import (
 	"github.com/wgpanel/wgpanel/internal/api"
 	"github.com/wgpanel/wgpanel/internal/auth"
 	"github.com/wgpanel/wgpanel/internal/openwrt"
+	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 	"github.com/wgpanel/wgpanel/internal/wgdev"
 )
@@ -84,19 +85,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	authn, err := auth.New(auth.Config{
-		Mode: cfg.Settings.Auth,
-		// Only /etc/config/wgpanel: a login never depends on (nor reports
-		// an error from) the network file, which holds keys.
-		Hash: func() (string, error) {
-			st, err := e.store.Settings(context.Background())
-			if err != nil {
-				return "", err
-			}
-			return st.PasswordHash, nil
-		},
-		HashFile: e.dir.Path("wgpanel"),
-	})
+	authn, err := webAuth(e.store, e.dir, cfg.Settings.Auth)
 	if err != nil {
 		return err
 	}
@@ -135,6 +124,23 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 			linkDone = nil
 		}
 	}
+}
+
+// webAuth returns the web login's Authenticator. Its password hash comes
+// from /etc/config/wgpanel alone: a login never depends on (nor reports an
+// error from) the network file, which holds keys.
+func webAuth(store *openwrt.Store, dir uci.Dir, mode string) (*auth.Authenticator, error) {
+	return auth.New(auth.Config{
+		Mode: mode,
+		Hash: func() (string, error) {
+			st, err := store.Settings(context.Background())
+			if err != nil {
+				return "", err
+			}
+			return st.PasswordHash, nil
+		},
+		HashFile: dir.Path("wgpanel"),
+	})
 }
 
 // reconcile brings the device in line with UCI and logs what it changed:

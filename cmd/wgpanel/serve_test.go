@@ -1,10 +1,16 @@
 package main
 
 import (
+	"errors"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/wgpanel/wgpanel/internal/auth"
+	"github.com/wgpanel/wgpanel/internal/openwrt"
+	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
@@ -53,5 +59,39 @@ func TestListenAddr(t *testing.T) {
 				t.Errorf("listenAddr = %q, %v; want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoginIgnoresNetworkFile breaks the network file with a private key
+// on a hand-edited line: the web login must still work, and no answer to
+// it may carry any part of the key.
+func TestLoginIgnoresNetworkFile(t *testing.T) {
+	const key = "mDTq5BP/Xbwgq74qAO0OJO40Q/MTAtxGwCsBxo3sw0Q="
+	dir := t.TempDir()
+	hash, err := auth.HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"network": "config interface 'wg0'\n\toption proto 'wireguard'\n\toption private_key = '" + key + "'\n",
+		"wgpanel": "config wgpanel 'main'\n\toption auth 'password'\n\toption password_hash '" + hash + "'\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := webAuth(openwrt.NewStore(uci.Dir(dir), nil), uci.Dir(dir), auth.ModePassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CheckPassword("correct horse"); err != nil {
+		t.Errorf("login with a broken network file: %v; want success", err)
+		if strings.Contains(err.Error(), key[:8]) {
+			t.Error("and the error carries the private key")
+		}
+	}
+	if err := a.CheckPassword("wrong"); !errors.Is(err, auth.ErrWrongPassword) {
+		t.Errorf("wrong password: %v; want ErrWrongPassword", err)
 	}
 }
