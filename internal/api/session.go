@@ -80,8 +80,11 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, err.Error(), "password")
 		return
 	default:
+		// The details go to the log only: this answer goes to anyone on
+		// the LAN, before any login.
 		s.log.Error("login: cannot check the password", "err", err)
-		writeError(w, http.StatusInternalServerError, "The password cannot be checked: "+err.Error(), "password")
+		writeError(w, http.StatusInternalServerError,
+			"The password cannot be checked because of a configuration problem; the router's log (logread) says which.", "password")
 		return
 	}
 	// A new login replaces the session the browser had, if any.
