@@ -2,17 +2,14 @@ package uci
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"io"
 	"os"
-
-	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wgpanel/wgpanel/internal/uci/ucitest"
 )
 
 // Settings of the libuci helper process (WGPANEL_UCI_TEST_HELPER=libuci).
@@ -22,11 +19,11 @@ const (
 )
 
 // runLibuciHelper commits WGPANEL_UCI_TEST_COUNT changes to the network
-// package one after another, each exactly as libuci's uci_file_commit
-// does, with the gap between releasing the locks and renaming widened to
-// WGPANEL_UCI_TEST_GAP. Each commit adds a section `config uci_marker`
-// with `option id 'ROUND_I'`, as `uci add network uci_marker; uci set
-// ...; uci commit network` would.
+// package one after another, each exactly as libuci's uci_file_commit does
+// (ucitest.Commit), with the gap between releasing the locks and renaming
+// widened to WGPANEL_UCI_TEST_GAP. Each commit adds a section `config
+// uci_marker` with `option id 'ROUND_I'`, as `uci add network uci_marker;
+// uci set ...; uci commit network` would.
 func runLibuciHelper() error {
 	dir := os.Getenv(helperDir)
 	n, err := strconv.Atoi(os.Getenv(helperCount))
@@ -38,97 +35,20 @@ func runLibuciHelper() error {
 		return err
 	}
 	for i := range n {
-		if err := libuciCommit(dir, "network", fmt.Sprintf("%s_%d", os.Getenv(helperRound), i), gap); err != nil {
+		id := fmt.Sprintf("%s_%d", os.Getenv(helperRound), i)
+		err := ucitest.Commit(dir, "network", gap, func(old []byte) ([]byte, error) {
+			f, err := Parse("network", old)
+			if err != nil {
+				return nil, err
+			}
+			f.AddSection("uci_marker", "").Set("id", id)
+			return f.Bytes(), nil
+		})
+		if err != nil {
 			return fmt.Errorf("commit %d: %w", i, err)
 		}
 	}
 	return nil
-}
-
-// libuciCommit mirrors uci_file_commit (uci's file.c): open the package
-// file read-write (uci_open_stream with create), flock(LOCK_EX), read it
-// from the start, mkstemp <confdir>/.<pkg>.uci-XXXXXX, flock(LOCK_EX) the
-// temporary file, write, fflush, fsync, unlock and close it, unlock and
-// close the package file, and only then realpath, stat, chmod and rename.
-// libuci checks nothing about the locked file's identity.
-func libuciCommit(dir, pkg, id string, gap time.Duration) error {
-	path := filepath.Join(dir, pkg)
-	mode := uint32(0o600)
-	var st syscall.Stat_t
-	if syscall.Stat(path, &st) == nil {
-		mode = st.Mode & 0o7777
-	}
-	fd1, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT, mode)
-	if err != nil {
-		return err
-	}
-	f1 := os.NewFile(uintptr(fd1), path)
-	if err := syscall.Flock(fd1, syscall.LOCK_EX); err != nil {
-		f1.Close()
-		return err
-	}
-	data, err := io.ReadAll(f1)
-	if err != nil {
-		f1.Close()
-		return err
-	}
-	f, err := Parse(path, data)
-	if err != nil {
-		f1.Close()
-		return err
-	}
-	s := f.AddSection("uci_marker", "")
-	s.Set("id", id)
-
-	tmp, err := mkstemp(filepath.Join(dir, "."+pkg+".uci-"))
-	if err != nil {
-		f1.Close()
-		return err
-	}
-	tfd := int(tmp.Fd())
-	if err := syscall.Flock(tfd, syscall.LOCK_EX); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(f.Bytes()); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	syscall.Flock(tfd, syscall.LOCK_UN)
-	tmp.Close()
-	syscall.Flock(fd1, syscall.LOCK_UN)
-	f1.Close()
-
-	time.Sleep(gap)
-
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return err
-	}
-	if err := syscall.Stat(real, &st); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), os.FileMode(st.Mode&0o777)); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), real)
-}
-
-// mkstemp creates prefix plus six random letters or digits, O_EXCL, 0600.
-func mkstemp(prefix string) (*os.File, error) {
-	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	for {
-		var r [6]byte
-		rand.Read(r[:])
-		for i := range r {
-			r[i] = letters[int(r[i])%len(letters)]
-		}
-		f, err := os.OpenFile(prefix+string(r[:]), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if !os.IsExist(err) {
-			return f, err
-		}
-	}
 }
 
 // TestUpdateBesideLibuci races wgpanel's commits against a process that
