@@ -29,6 +29,11 @@ GOENV_mipsel_24kc             := GOARCH=mipsle GOMIPS=softfloat
 GOENV_mips_24kc               := GOARCH=mips GOMIPS=softfloat
 GOENV_x86_64                  := GOARCH=amd64 GOAMD64=v1
 
+# Go aligns an ARM binary's segments to 64 KiB, which pads the file by up to
+# that much twice; OpenWrt's ARM kernels use 4 KiB pages, so 4 KiB alignment
+# loads the same and keeps the binary within its flash budget.
+LDEXTRA_arm_cortex-a9_vfpv3-d16 := -R 0x1000
+
 # VERSION is what `wgpanel version` prints, taken from git describe and made
 # a valid opkg version: tag v1.2.3 gives 1.2.3, three commits later
 # 1.2.3+3.gabc1234, a pre-release tag v1.3.0-rc1 gives 1.3.0~rc1 (sorts
@@ -81,6 +86,7 @@ build:
 # Always rebuilt: go's build cache makes that cheap, and make cannot see
 # which Go files the binary depends on.
 $(BIN): TAGS ?= nouserspace
+$(BIN): LDFLAGS += $(LDEXTRA_$(ARCH))
 $(BIN): FORCE
 	@test -n "$(GOENV_$(ARCH))" || { echo "make: unknown ARCH '$(ARCH)'; use one of: $(ARCHS)" >&2; exit 1; }
 	@mkdir -p $(@D)
