@@ -190,7 +190,11 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 		_, cur, err := lockedIsCurrent(lf, path)
 		return err == nil && cur
 	}
-	if err := waitForCommits(ctx, filepath.Dir(target), pkg, until, isCurrent); err != nil {
+	dirs := []string{string(d)}
+	if td := filepath.Dir(target); td != filepath.Clean(string(d)) {
+		dirs = append(dirs, td)
+	}
+	if err := waitForCommits(ctx, dirs, pkg, until, isCurrent); err != nil {
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
 	// A commit that was renamed into place while this one scanned for
@@ -237,7 +241,7 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
 	defer nf.Close()
-	handOver(ctx, lf, nf, path, filepath.Dir(target), pkg, after)
+	handOver(ctx, lf, nf, path, dirs, pkg, after)
 	return true, nil
 }
 
@@ -271,7 +275,7 @@ var handOverWait = 2 * time.Second
 // old's lock and let go of it with no commit of its left in its gap, or a
 // rename replaced nf, or it exited. Only then may the next commit read the
 // file: otherwise that writer's late rename would undo it.
-func handOver(ctx context.Context, old, nf *os.File, path, dir, pkg string, data []byte) {
+func handOver(ctx context.Context, old, nf *os.File, path string, dirs []string, pkg string, data []byte) {
 	st, err := old.Stat()
 	if err != nil || nlink(st) != 0 {
 		return
@@ -302,7 +306,7 @@ func handOver(ctx context.Context, old, nf *os.File, path, dir, pkg string, data
 				pending[u.pid] = true
 			}
 		}
-		live, _ := liveCommits(dir, pkg, nil)
+		live, _ := liveCommits(dirs, pkg, nil)
 		for pid, held := range pending {
 			if held && !using[pid] && !live || syscall.Kill(pid, 0) == syscall.ESRCH {
 				delete(pending, pid)

@@ -38,15 +38,17 @@ const (
 // commit in its gap; a variable for tests.
 var staleLibuciTemp = 3 * time.Second
 
-// waitForCommits waits until dir holds no temporary file of a live commit
-// of pkg, until the deadline. current reports whether the caller's locked
+// waitForCommits waits until dirs hold no temporary file of a live commit
+// of pkg, until the deadline. (libuci writes its temporary file into the
+// config directory even when the package file is a symbolic link; wgpanel
+// writes beside the link's target.) current reports whether the caller's locked
 // file is still the package file; stale temporary files are removed only
 // while it is, since then no other wgpanel commit can be between creating
 // and locking its temporary file. The caller must check again afterwards
 // that its locked file is current.
-func waitForCommits(ctx context.Context, dir, pkg string, until time.Time, current func() bool) error {
+func waitForCommits(ctx context.Context, dirs []string, pkg string, until time.Time, current func() bool) error {
 	for i := 0; ; i++ {
-		live, err := liveCommits(dir, pkg, current)
+		live, err := liveCommits(dirs, pkg, current)
 		if err != nil || !live {
 			return err
 		}
@@ -54,15 +56,27 @@ func waitForCommits(ctx context.Context, dir, pkg string, until time.Time, curre
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return &LockedError{Path: filepath.Join(dir, pkg)}
+			return &LockedError{Path: filepath.Join(dirs[0], pkg)}
 		}
 	}
 }
 
 // liveCommits reports whether a temporary file of a live commit of pkg is
-// in dir. With current non-nil, it removes the stale ones it finds while
+// in dirs. With current non-nil, it removes the stale ones it finds while
 // current reports true.
-func liveCommits(dir, pkg string, current func() bool) (bool, error) {
+func liveCommits(dirs []string, pkg string, current func() bool) (bool, error) {
+	live := false
+	for _, dir := range dirs {
+		l, err := liveCommitsIn(dir, pkg, current)
+		if err != nil {
+			return false, err
+		}
+		live = live || l
+	}
+	return live, nil
+}
+
+func liveCommitsIn(dir, pkg string, current func() bool) (bool, error) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return false, err
