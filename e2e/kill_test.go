@@ -104,7 +104,7 @@ func TestKillDuringPeerAdd(t *testing.T) {
 			tp.mustWgpanel("peer", "remove", name)
 		}
 	}
-	t.Logf("%d tries: %d peer add processes killed at random points, %d completed; %d temporary files left by killed commits were removed by the next",
+	t.Logf("%d tries: %d peer add processes killed at random points, %d completed; %d temporary files of killed commits found at batch ends (the next commit removed them)",
 		tries, kills, completed, stale)
 	if kills < wantKills {
 		t.Errorf("%d kills; want at least %d", kills, wantKills)
