@@ -29,11 +29,6 @@ GOENV_mipsel_24kc             := GOARCH=mipsle GOMIPS=softfloat
 GOENV_mips_24kc               := GOARCH=mips GOMIPS=softfloat
 GOENV_x86_64                  := GOARCH=amd64 GOAMD64=v1
 
-# Go aligns an ARM binary's segments to 64 KiB, which pads the file by up to
-# that much twice; OpenWrt's ARM kernels use 4 KiB pages, so 4 KiB alignment
-# loads the same and keeps the binary within its flash budget.
-LDEXTRA_arm_cortex-a9_vfpv3-d16 := -R 0x1000
-
 # VERSION is what `wgpanel version` prints, taken from git describe and made
 # a valid opkg version: tag v1.2.3 gives 1.2.3, three commits later
 # 1.2.3+3.gabc1234, a pre-release tag v1.3.0-rc1 gives 1.3.0~rc1 (sorts
@@ -70,6 +65,11 @@ endif
 # kernel, and the tag saves about 0.5 MB of flash. make build keeps the full
 # binary. `make ipk TAGS=` builds a package with wireguard-go included.
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# Go's linker pads each ELF segment to 64 KiB on 32-bit ARM, for kernels with
+# 64 KiB pages, which 32-bit ARM kernels never have (4 KiB pages only): a
+# 4 KiB quantum loads the same and keeps up to about 120 KB of padding out
+# of the router's flash.
+LDFLAGS_arm_cortex-a9_vfpv3-d16 := -R 0x1000
 # Recursive (=), so that the TAGS of the target being built are used.
 GOBUILD  = $(GO) build -trimpath -buildvcs=false $(if $(TAGS),-tags '$(TAGS)') -ldflags '$(LDFLAGS)'
 
@@ -86,7 +86,7 @@ build:
 # Always rebuilt: go's build cache makes that cheap, and make cannot see
 # which Go files the binary depends on.
 $(BIN): TAGS ?= nouserspace
-$(BIN): LDFLAGS += $(LDEXTRA_$(ARCH))
+$(BIN): LDFLAGS += $(LDFLAGS_$(ARCH))
 $(BIN): FORCE
 	@test -n "$(GOENV_$(ARCH))" || { echo "make: unknown ARCH '$(ARCH)'; use one of: $(ARCHS)" >&2; exit 1; }
 	@mkdir -p $(@D)
