@@ -16,7 +16,6 @@ import (
 	"github.com/wgpanel/wgpanel/internal/api"
 	"github.com/wgpanel/wgpanel/internal/auth"
 	"github.com/wgpanel/wgpanel/internal/openwrt"
-	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 	"github.com/wgpanel/wgpanel/internal/wgdev"
 )
@@ -90,12 +89,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	diag := g.diagnostics(e)
-	allowed, err := e.store.AllowedHosts()
-	if err != nil {
-		log.Warn("reading allowed_host", "err", err.Error())
-	}
-	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
-		Hosts: hostPolicy(addr, cfg, g.devMode(), allowed)})
+	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag, Hosts: webHosts(e, addr, cfg, g.devMode())})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)
@@ -124,23 +118,6 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 			linkDone = nil
 		}
 	}
-}
-
-// webAuth returns the web login's Authenticator. Its password hash comes
-// from /etc/config/wgpanel alone: a login never depends on (nor reports an
-// error from) the network file, which holds keys.
-func webAuth(store *openwrt.Store, dir uci.Dir, mode string) (*auth.Authenticator, error) {
-	return auth.New(auth.Config{
-		Mode: mode,
-		Hash: func() (string, error) {
-			st, err := store.Settings(context.Background())
-			if err != nil {
-				return "", err
-			}
-			return st.PasswordHash, nil
-		},
-		HashFile: dir.Path("wgpanel"),
-	})
 }
 
 // reconcile brings the device in line with UCI and logs what it changed:

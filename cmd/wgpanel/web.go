@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/wgpanel/wgpanel/internal/api"
+	"github.com/wgpanel/wgpanel/internal/auth"
+	"github.com/wgpanel/wgpanel/internal/openwrt"
+	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
@@ -120,6 +123,15 @@ func (c *limitedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// webHosts is hostPolicy with the allowed_host names of e's store.
+func webHosts(e *env, listen string, cfg *vpn.Config, dev bool) *api.HostPolicy {
+	allowed, err := e.store.AllowedHosts()
+	if err != nil {
+		e.log.Warn("reading allowed_host", "err", err.Error())
+	}
+	return hostPolicy(listen, cfg, dev, allowed)
+}
+
 // hostPolicy returns the names and addresses the page answers to: the
 // listen address, the LAN address, any address of this host, the names
 // OpenWrt gives a router on its LAN (OpenWrt.lan, router.lan, and the
@@ -162,4 +174,21 @@ func assignedHere(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// webAuth returns the web login's Authenticator. Its password hash comes
+// from /etc/config/wgpanel alone: a login never depends on (nor reports an
+// error from) the network file, which holds keys.
+func webAuth(store *openwrt.Store, dir uci.Dir, mode string) (*auth.Authenticator, error) {
+	return auth.New(auth.Config{
+		Mode: mode,
+		Hash: func() (string, error) {
+			st, err := store.Settings(context.Background())
+			if err != nil {
+				return "", err
+			}
+			return st.PasswordHash, nil
+		},
+		HashFile: dir.Path("wgpanel"),
+	})
 }
