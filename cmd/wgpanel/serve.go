@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -94,7 +95,18 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)
 	}
-	hs := newWebServer(handler, log)
+	// Connections that send nothing are dropped after a few seconds, idle
+	// keep-alive connections after 30 s: the page polls more often than
+	// that while it is open. See web.go for the request deadline.
+	hs := &http.Server{
+		Handler:           withDeadline(handler),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       20 * time.Second,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(limitListener(ln)) }()
 	log.Info("web UI listening", "url", "http://"+ln.Addr().String())

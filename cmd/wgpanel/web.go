@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -34,23 +33,13 @@ const (
 	writeTimeout   = 30 * time.Second
 )
 
-// newWebServer returns the HTTP server for handler. Connections that send
-// nothing are dropped after a few seconds, idle keep-alive connections
-// after 30 s: the page polls more often than that while it is open.
-func newWebServer(handler http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-			defer cancel()
-			handler.ServeHTTP(w, r.WithContext(ctx))
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       20 * time.Second,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       30 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+// withDeadline gives each request's context requestTimeout.
+func withDeadline(handler http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		handler.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // limitListener caps the connections open at once, per client address (an

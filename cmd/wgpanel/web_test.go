@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -29,8 +28,8 @@ func TestIdleConnectionsDoNotDelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := newWebServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
-		slog.New(slog.DiscardHandler))
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(limitListener(ln))
 	defer hs.Close()
 
