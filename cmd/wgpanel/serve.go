@@ -96,10 +96,14 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)
 	}
 	// Connections that send nothing are dropped after a few seconds, idle
-	// keep-alive connections after 30 s: the page polls more often than
-	// that while it is open. See web.go for the request deadline.
+	// keep-alive connections after 30 s (the page polls more often than
+	// that while it is open), or after unauthIdle when no request on them
+	// was logged in. See web.go for the request deadline.
+	idle := newIdleCloser()
 	hs := &http.Server{
 		Handler:           withDeadline(handler),
+		ConnContext:       idle.ConnContext,
+		ConnState:         idle.ConnState,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       20 * time.Second,
 		WriteTimeout:      writeTimeout,

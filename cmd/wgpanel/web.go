@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wgpanel/wgpanel/internal/api"
@@ -40,6 +41,58 @@ func withDeadline(handler http.Handler) http.Handler {
 		defer cancel()
 		handler.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// unauthIdle is how long a keep-alive connection may stay idle while no
+// request on it carried a live session; a variable for tests. A logged-in
+// page keeps its connections for the server's IdleTimeout.
+var unauthIdle = 5 * time.Second
+
+// idleCloser closes idle connections of clients that have not logged in
+// after unauthIdle, so that connections held open by someone without a
+// password cost the router little. Install it with its ConnContext and
+// ConnState methods and wrap the handler with its Handler.
+type idleCloser struct {
+	mu    sync.Mutex
+	conns map[net.Conn]*connInfo
+}
+
+type connInfo struct {
+	authed atomic.Bool
+	timer  *time.Timer // set while the connection is idle and not logged in
+}
+
+func newIdleCloser() *idleCloser { return &idleCloser{conns: make(map[net.Conn]*connInfo)} }
+
+// ConnContext is for http.Server.ConnContext.
+func (ic *idleCloser) ConnContext(ctx context.Context, c net.Conn) context.Context {
+	info := &connInfo{}
+	ic.mu.Lock()
+	ic.conns[c] = info
+	ic.mu.Unlock()
+	return api.WithSessionHook(ctx, func() { info.authed.Store(true) })
+}
+
+// ConnState is for http.Server.ConnState.
+func (ic *idleCloser) ConnState(c net.Conn, state http.ConnState) {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	info := ic.conns[c]
+	if info == nil {
+		return
+	}
+	if info.timer != nil {
+		info.timer.Stop()
+		info.timer = nil
+	}
+	switch state {
+	case http.StateIdle:
+		if !info.authed.Load() {
+			info.timer = time.AfterFunc(unauthIdle, func() { c.Close() })
+		}
+	case http.StateClosed, http.StateHijacked:
+		delete(ic.conns, c)
+	}
 }
 
 // limitListener caps the connections open at once, per client address (an

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgpanel/wgpanel/internal/api"
+	"github.com/wgpanel/wgpanel/internal/auth"
 	"github.com/wgpanel/wgpanel/internal/uci"
 )
 
@@ -107,5 +110,67 @@ func openFiles(t *testing.T) int {
 func TestTimeoutsOrdered(t *testing.T) {
 	if requestTimeout <= uci.LockTimeout || writeTimeout <= requestTimeout {
 		t.Errorf("lock %v, request %v, write %v; want them in increasing order", uci.LockTimeout, requestTimeout, writeTimeout)
+	}
+}
+
+// TestIdleCloser keeps two connections alive after one request each: the
+// one whose request had a live session stays, the other is closed after
+// unauthIdle.
+func TestIdleCloser(t *testing.T) {
+	unauthIdle = 200 * time.Millisecond
+	defer func() { unauthIdle = 5 * time.Second }()
+	a, err := auth.New(auth.Config{Mode: auth.ModePassword, Hash: func() (string, error) { return "x", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := a.NewSession()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := newIdleCloser()
+	hs := &http.Server{Handler: api.New(api.Config{Auth: a}), ConnContext: ic.ConnContext, ConnState: ic.ConnState}
+	go hs.Serve(ln)
+	defer hs.Close()
+
+	get := func(c net.Conn, br *bufio.Reader, cookie string) (int, error) {
+		req := "GET /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		if cookie != "" {
+			req += "Cookie: wgpanel_session=" + cookie + "\r\n"
+		}
+		if _, err := io.WriteString(c, req+"\r\n"); err != nil {
+			return 0, err
+		}
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	in, inR := dial()
+	out, outR := dial()
+	if code, err := get(in, inR, token); code != http.StatusOK {
+		t.Fatalf("with a session: %d, %v", code, err)
+	}
+	if code, err := get(out, outR, ""); code != http.StatusUnauthorized {
+		t.Fatalf("without a session: %d, %v", code, err)
+	}
+	time.Sleep(3 * unauthIdle)
+	if code, err := get(in, inR, token); code != http.StatusOK {
+		t.Errorf("the logged-in connection after %v idle: %d, %v; want it kept", 3*unauthIdle, code, err)
+	}
+	out.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := outR.ReadByte(); err != io.EOF {
+		t.Errorf("the connection without a session after %v idle: read %v; want it closed (EOF)", 3*unauthIdle, err)
 	}
 }

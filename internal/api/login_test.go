@@ -26,3 +26,25 @@ func TestLoginErrorTellsNothing(t *testing.T) {
 		t.Error("the details are not in the log")
 	}
 }
+
+// TestSessionHook checks that the hook in the request's context runs for a
+// request with a live session and only then.
+func TestSessionHook(t *testing.T) {
+	e := newEnv(t)
+	for _, tt := range []struct {
+		name   string
+		cookie bool
+		want   int
+	}{{"with a session", true, 1}, {"without", false, 0}} {
+		calls := 0
+		r := e.request("GET", "/api/session", "")
+		r = r.WithContext(WithSessionHook(r.Context(), func() { calls++ }))
+		if tt.cookie {
+			r.AddCookie(e.cookie)
+		}
+		e.serve(r)
+		if calls != tt.want {
+			t.Errorf("%s: hook called %d times; want %d", tt.name, calls, tt.want)
+		}
+	}
+}

@@ -39,6 +39,9 @@ func (s *server) requireSession(next http.Handler) http.Handler {
 			s.unauthorized(w)
 			return
 		}
+		if hook, ok := r.Context().Value(sessionHookKey{}).(func()); ok {
+			hook()
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
 	})
 }
@@ -138,4 +141,13 @@ func clientAddr(r *http.Request) netip.Addr {
 	}
 	a, _ := netip.ParseAddr(r.RemoteAddr)
 	return a
+}
+
+type sessionHookKey struct{}
+
+// WithSessionHook returns ctx carrying hook, which requireSession calls for
+// every request with a live session. The server uses it to tell the
+// connections of logged-in browsers from others (see cmd/wgpanel).
+func WithSessionHook(ctx context.Context, hook func()) context.Context {
+	return context.WithValue(ctx, sessionHookKey{}, hook)
 }
