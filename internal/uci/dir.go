@@ -126,10 +126,10 @@ func (d Dir) Update(pkg string, fn func(f *File) error) error {
 // file (page cache only: it is never synced and is freed with its last
 // reader), and keeps the new file locked until those waiters are done.
 //
-// Waiting for the lock and for other commits ends after LockTimeout, or at
-// ctx's deadline, with a *LockedError naming the holder's pid when
-// /proc/locks shows it. ctx is checked last just before the rename: once
-// ctx is done nothing is written.
+// Waiting for the lock and for other commits ends after LockTimeout without
+// another commit completing, or at ctx's deadline, with a *LockedError
+// naming the holder's pid when /proc/locks shows it. ctx is checked last
+// just before the rename: once ctx is done nothing is written.
 //
 // A malformed file returns its *ParseError and is never overwritten; fn is
 // not called. An error from fn is returned as is and nothing is written.
@@ -148,9 +148,11 @@ func (d Dir) UpdateContext(ctx context.Context, pkg string, fn func(f *File) err
 		return err
 	}
 	path := d.Path(pkg)
-	until := deadline(ctx)
 	for attempt := 0; attempt < maxLockAttempts; attempt++ {
-		done, err := d.tryUpdate(ctx, pkg, path, attempt, until, fn)
+		// Each attempt follows a commit that completed: LockTimeout
+		// bounds a wait on a program that holds the lock and does not
+		// finish, not a queue of commits that all do.
+		done, err := d.tryUpdate(ctx, pkg, path, attempt, deadline(ctx), fn)
 		if done {
 			return err
 		}
@@ -170,7 +172,9 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 	if testHookOpened != nil {
 		testHookOpened(attempt)
 	}
-	if err := lockUntil(ctx, lf, path, until); err != nil {
+	if err := lockUntil(ctx, lf, path, until); errors.Is(err, errReplaced) {
+		return false, nil
+	} else if err != nil {
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
 	// A writer renames its new file over path, so the inode locked here may
@@ -194,7 +198,19 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 	if td := filepath.Dir(target); td != filepath.Clean(string(d)) {
 		dirs = append(dirs, td)
 	}
-	if err := waitForCommits(ctx, dirs, pkg, until, isCurrent); err != nil {
+	// A libuci commit on a replaced copy of the file is live too.
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
+	}
+	replaced := newReplacedCopies(abs)
+	staleCommit := func() bool {
+		cur, err := os.Stat(abs)
+		return err == nil && replaced.live(cur)
+	}
+	if err := waitForCommits(ctx, dirs, pkg, until, isCurrent, staleCommit); errors.Is(err, errReplaced) {
+		return false, nil
+	} else if err != nil {
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
 	// A commit that was renamed into place while this one scanned for
@@ -241,7 +257,7 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
 	defer nf.Close()
-	handOver(ctx, lf, nf, path, dirs, pkg, after)
+	handOver(ctx, lf, nf, path, abs, dirs, pkg, after)
 	return true, nil
 }
 
@@ -267,15 +283,14 @@ func lockedIsCurrent(lf *os.File, path string) (locked fs.FileInfo, current bool
 var handOverWait = 2 * time.Second
 
 // handOver runs after the new file nf is in place, with the replaced file
-// old still locked and nf locked too. Programs blocked on old's lock
-// (libuci does not check, once locked, whether its file is still current)
-// read old next, so old gets the new content first; it is unlinked, so this
-// costs no flash write. Then old's lock is released and, if a writer was
-// waiting for it, nf stays locked until each such writer is done: it held
-// old's lock and let go of it with no commit of its left in its gap, or a
-// rename replaced nf, or it exited. Only then may the next commit read the
-// file: otherwise that writer's late rename would undo it.
-func handOver(ctx context.Context, old, nf *os.File, path string, dirs []string, pkg string, data []byte) {
+// old still locked and nf locked too. Programs that opened old before the
+// rename (libuci does not check, once locked, whether its file is still
+// current) read old next, so old gets the new content first; it is
+// unlinked, so this costs no flash write. Then old's lock is released and,
+// while such a program may still commit, nf stays locked: the next commit
+// must not read the file before that program's rename (see
+// replacedCopies).
+func handOver(ctx context.Context, old, nf *os.File, path, abs string, dirs []string, pkg string, data []byte) {
 	st, err := old.Stat()
 	if err != nil || nlink(st) != 0 {
 		return
@@ -283,36 +298,24 @@ func handOver(ctx context.Context, old, nf *os.File, path string, dirs []string,
 	if err := old.Truncate(0); err == nil {
 		old.WriteAt(data, 0)
 	}
-	pending := make(map[int]bool) // writer pid -> seen holding old's lock
-	for _, u := range lockUsers(old) {
-		if u.blocked && u.write {
-			pending[u.pid] = false
-		}
-	}
 	flock(old, syscall.LOCK_UN)
-	if len(pending) == 0 {
+	nst, err := nf.Stat()
+	if err != nil {
 		return
 	}
+	replaced := newReplacedCopies(abs)
 	until := time.Now().Add(handOverWait)
 	ctx = context.WithoutCancel(ctx)
 	for i := 0; ; i++ {
-		if _, current, err := lockedIsCurrent(nf, path); err != nil || !current {
-			return
-		}
-		using := make(map[int]bool)
-		for _, u := range lockUsers(old) {
-			using[u.pid] = true
-			if _, ok := pending[u.pid]; ok && !u.blocked {
-				pending[u.pid] = true
-			}
+		cur, err := os.Stat(path)
+		if err != nil || !os.SameFile(cur, nst) {
+			return // renamed over: the waiting is the next commit's
 		}
 		live, _ := liveCommits(dirs, pkg, nil)
-		for pid, held := range pending {
-			if held && !using[pid] && !live || syscall.Kill(pid, 0) == syscall.ESRCH {
-				delete(pending, pid)
-			}
+		if !live && len(lockUsers(old)) == 0 && !replaced.live(cur) {
+			return
 		}
-		if len(pending) == 0 || pause(ctx, i, until) != nil {
+		if pause(ctx, i, until) != nil {
 			return
 		}
 	}

@@ -129,8 +129,14 @@ func pause(ctx context.Context, i int, until time.Time) error {
 }
 
 // lockUntil takes flock(LOCK_EX) on f, polling until the deadline. Polling
-// instead of a blocking flock keeps the wait bounded and cancellable.
+// instead of a blocking flock keeps the wait bounded and cancellable. When
+// another commit replaces the file meanwhile, it returns errReplaced: the
+// lock is no longer worth having, and the queue moved on.
 func lockUntil(ctx context.Context, f *os.File, path string, until time.Time) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
 	for i := 0; ; i++ {
 		err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -138,6 +144,9 @@ func lockUntil(ctx context.Context, f *os.File, path string, until time.Time) er
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return err
+		}
+		if cur, err := os.Stat(path); err != nil || !os.SameFile(fi, cur) {
+			return errReplaced
 		}
 		if perr := pause(ctx, i, until); perr != nil {
 			if ctx.Err() != nil {
@@ -164,24 +173,16 @@ func fileID(fi fs.FileInfo) (string, bool) {
 // procLocks is read for the locks on a file; a variable for tests.
 var procLocks = "/proc/locks"
 
-// lockUser is one entry of /proc/locks for a file.
+// lockUser is one entry of /proc/locks.
 type lockUser struct {
 	pid     int
-	write   bool // LOCK_EX rather than LOCK_SH
-	blocked bool // waiting for the lock rather than holding it
+	id      string // the file, as fileID gives it
+	write   bool   // LOCK_EX rather than LOCK_SH
+	blocked bool   // waiting for the lock rather than holding it
 }
 
-// lockUsers returns the processes holding or waiting for a lock on f, as
-// /proc/locks lists them; nothing without /proc.
-func lockUsers(f *os.File) []lockUser {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	id, ok := fileID(fi)
-	if !ok {
-		return nil
-	}
+// allLocks returns the entries of /proc/locks; nothing without /proc.
+func allLocks() []lockUser {
 	pl, err := os.Open(procLocks)
 	if err != nil {
 		return nil
@@ -197,16 +198,124 @@ func lockUsers(f *os.File) []lockUser {
 		if blocked {
 			fields = append(fields[:1], fields[2:]...)
 		}
-		if len(fields) < 6 || fields[5] != id {
+		if len(fields) < 6 {
 			continue
 		}
 		pid, err := strconv.Atoi(fields[4])
 		if err != nil {
 			continue
 		}
-		users = append(users, lockUser{pid: pid, write: fields[3] == "WRITE", blocked: blocked})
+		users = append(users, lockUser{pid: pid, id: fields[5], write: fields[3] == "WRITE", blocked: blocked})
 	}
 	return users
+}
+
+// lockUsers returns the processes holding or waiting for a lock on f.
+func lockUsers(f *os.File) []lockUser {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	id, ok := fileID(fi)
+	if !ok {
+		return nil
+	}
+	var users []lockUser
+	for _, u := range allLocks() {
+		if u.id == id {
+			users = append(users, u)
+		}
+	}
+	return users
+}
+
+// replacedOpenWait is how long a process that has a replaced copy of a
+// package file open, without a write lock on such a copy, still counts as
+// a commit that is about to lock it (libuci opens, then locks).
+var replacedOpenWait = 100 * time.Millisecond
+
+// replacedCopies finds the other processes that have a replaced (unlinked)
+// copy of a package file open. libuci opens the file, then waits for its
+// lock, and never checks that the file is still current: such a process
+// reads the old copy and later renames its result over the file, so every
+// commit must wait for it. A process with a write lock on a replaced copy
+// of the file's file system is such a commit; one without is waited for
+// only replacedOpenWait from when it was first seen (it may be between
+// opening and locking, or only reading).
+type replacedCopies struct {
+	name  string // the file's /proc link: "<path> (deleted)"
+	first map[int]time.Time
+}
+
+func newReplacedCopies(path string) *replacedCopies {
+	return &replacedCopies{name: path + " (deleted)", first: make(map[int]time.Time)}
+}
+
+// live reports whether a commit on a replaced copy may still rename; cur
+// is the file at the path now.
+func (rc *replacedCopies) live(cur fs.FileInfo) bool {
+	pids := openers(rc.name)
+	if len(pids) == 0 {
+		return false
+	}
+	id, ok := fileID(cur)
+	if !ok {
+		return false
+	}
+	dev := id[:strings.LastIndexByte(id, ':')+1]
+	writers := make(map[int]bool)
+	for _, u := range allLocks() {
+		if u.write && u.id != id && strings.HasPrefix(u.id, dev) {
+			writers[u.pid] = true
+		}
+	}
+	now := time.Now()
+	for _, pid := range pids {
+		t, seen := rc.first[pid]
+		if !seen {
+			rc.first[pid], t = now, now
+		}
+		if writers[pid] || now.Sub(t) < replacedOpenWait {
+			return true
+		}
+	}
+	return false
+}
+
+// openers returns the processes other than this one that have a file open
+// whose /proc link reads name.
+func openers(name string) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if hasOpen(pid, name) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// hasOpen reports whether process pid has a file open whose /proc link
+// reads name.
+func hasOpen(pid int, name string) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if link, err := os.Readlink(dir + "/" + fd.Name()); err == nil && link == name {
+			return true
+		}
+	}
+	return false
 }
 
 // lockHolder returns the pid of a process other than this one that holds

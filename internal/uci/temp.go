@@ -34,6 +34,9 @@ const (
 	ownTempInfix    = ".wgpanel-"
 )
 
+// errReplaced tells that the file a commit locked was replaced meanwhile.
+var errReplaced = errors.New("the locked file was replaced")
+
 // staleLibuciTemp is how long an unlocked libuci temporary file counts as a
 // commit in its gap; a variable for tests.
 var staleLibuciTemp = 3 * time.Second
@@ -44,13 +47,23 @@ var staleLibuciTemp = 3 * time.Second
 // writes beside the link's target.) current reports whether the caller's locked
 // file is still the package file; stale temporary files are removed only
 // while it is, since then no other wgpanel commit can be between creating
-// and locking its temporary file. The caller must check again afterwards
+// and locking its temporary file. other reports another live commit, one
+// without a temporary file yet. The caller must check again afterwards
 // that its locked file is current.
-func waitForCommits(ctx context.Context, dirs []string, pkg string, until time.Time, current func() bool) error {
+func waitForCommits(ctx context.Context, dirs []string, pkg string, until time.Time, current, other func() bool) error {
 	for i := 0; ; i++ {
 		live, err := liveCommits(dirs, pkg, current)
-		if err != nil || !live {
+		if err != nil {
 			return err
+		}
+		if !live && !other() {
+			return nil
+		}
+		// A lock on a replaced file protects nothing, and other commits
+		// would take this one for a libuci commit on a replaced copy:
+		// let go of it at once.
+		if !current() {
+			return errReplaced
 		}
 		if err := pause(ctx, i, until); err != nil {
 			if ctx.Err() != nil {
