@@ -360,6 +360,27 @@ function fillRow(li, p) {
   li.querySelector('[data-action=qr]').hidden = !p.private_key_kept;
   li.querySelector('[data-action=disable]').hidden = !p.enabled;
   li.querySelector('[data-action=enable]').hidden = p.enabled;
+  fillProblem(li, p);
+}
+
+// fillProblem marks a peer section wgpanel cannot read: it says why, and
+// offers no action, since wgpanel leaves such a peer as it is.
+function fillProblem(li, p) {
+  const odd = Boolean(p.problem);
+  const state = li.querySelector('.peer-state');
+  state.textContent = odd ? 'unreadable' : 'disabled';
+  if (odd) {
+    state.hidden = false;
+    li.querySelector('.peer-name').textContent = p.name || '(no description)';
+    li.querySelector('.peer-error').textContent = `wgpanel cannot read this peer and leaves it as it is: ${p.problem}`;
+    for (const b of li.querySelectorAll('button[data-action]')) b.hidden = true;
+  } else if (li.dataset.odd) {
+    li.querySelector('.peer-error').textContent = '';
+    li.querySelector('[data-action=rename]').hidden = false;
+    li.querySelector('[data-action=delete]').hidden = false;
+  }
+  if (odd) li.dataset.odd = '1';
+  else delete li.dataset.odd;
 }
 
 function rowError(id, msg) {

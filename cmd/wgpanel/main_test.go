@@ -60,9 +60,9 @@ func TestCLIErrorsChangeNothing(t *testing.T) {
 		{"malformed network", func(t *testing.T, dir string) {
 			replaceIn(t, filepath.Join(dir, "network"), "option proto 'wireguard'", "option proto 'wireguard")
 		}, []string{"peer", "add", "carol"}, "wgpanel did not change it"},
-		{"bad key in UCI", func(t *testing.T, dir string) {
-			replaceIn(t, filepath.Join(dir, "network"), "M1d0jWvad5v3w/OOZI7BAEn9pppVkm3XDuw8NM9Bb+s=", "not-a-key")
-		}, []string{"peer", "add", "carol"}, "option public_key: \"not-a-key\" is not a valid WireGuard key"},
+		{"bad server key in UCI", func(t *testing.T, dir string) {
+			replaceIn(t, filepath.Join(dir, "network"), "CcvwADVH2zpAeUlNula5lHaIIh398W30CV1SG1gFsLI=", "not-a-key")
+		}, []string{"peer", "add", "carol"}, "option private_key: the value is not a valid WireGuard key"},
 		{"no interface", func(t *testing.T, dir string) {
 			replaceIn(t, filepath.Join(dir, "network"), "option proto 'wireguard'", "option proto 'static'")
 		}, []string{"peer", "add", "carol"}, "wgpanel setup"},

@@ -134,6 +134,8 @@ func printPeers(w io.Writer, peers []vpn.PeerView, now time.Time) {
 		}
 		state := "enabled"
 		switch {
+		case p.Problem != "":
+			state = "unreadable"
 		case !p.Enabled:
 			state = "disabled"
 		case p.Online:
@@ -147,6 +149,20 @@ func printPeers(w io.Writer, peers []vpn.PeerView, now time.Time) {
 			humanBytes(p.RxBytes), humanBytes(p.TxBytes))
 	}
 	tw.Flush()
+	for _, p := range peers {
+		if p.Problem != "" {
+			fmt.Fprintf(w, "%s: wgpanel cannot read this peer and leaves it as it is: %s\n", peerName(p), p.Problem)
+		}
+	}
+}
+
+// peerName is how a peer is named in messages; a section without a
+// description has no name.
+func peerName(p vpn.PeerView) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return "a peer without description"
 }
 
 func humanBytes(n int64) string {

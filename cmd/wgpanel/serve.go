@@ -9,13 +9,17 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgpanel/wgpanel/internal/api"
 	"github.com/wgpanel/wgpanel/internal/auth"
+	"github.com/wgpanel/wgpanel/internal/follow"
 	"github.com/wgpanel/wgpanel/internal/openwrt"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 	"github.com/wgpanel/wgpanel/internal/wgdev"
@@ -24,16 +28,18 @@ import (
 // webPort is where the page is served unless listen says otherwise.
 const webPort = 8080
 
-// watchInterval is how often serve checks whether the interface came back,
-// as it does after every ifup on OpenWrt, so that it can reconcile.
-const watchInterval = 10 * time.Second
-
 func (g *globals) serve(ctx context.Context, args []string) error {
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	listen := fset.String("listen", "", "address for the web UI (default: LAN address port 8080; 127.0.0.1:8080 with --dev)")
 	if _, err := g.parse("serve", fset, args); err != nil {
 		return err
 	}
+	// The hotplug script's SIGUSR1 may come while serve is still starting
+	// (netifd brings the interface up at boot as procd starts serve); its
+	// default action would end serve. It is kept until the loop runs.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	if g.devMode() {
 		if err := g.prepareDev(ctx); err != nil {
 			return err
@@ -79,8 +85,6 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		log.Info("interface up", "interface", srv.Interface, "kind", link.Kind(), "port", srv.ListenPort,
 			"public_key", srv.PublicKey().String())
 	}
-	reconcile(ctx, e.svc, log)
-
 	addr, err := listenAddr(*listen, cfg, g.devMode())
 	if err != nil {
 		return err
@@ -90,7 +94,9 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	diag := g.diagnostics(e)
-	handler := api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag, Hosts: webHosts(e, addr, cfg, g.devMode())})
+	loop := g.follow(ctx, e, diag, cfg.Settings.Interface, usr1)
+	handler := pageWatch(api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
+		Hosts: webHosts(e, addr, cfg, g.devMode())}), loop)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot serve the web UI on %s: %w", addr, err)
@@ -119,7 +125,6 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	if link != nil {
 		linkDone = link.Done()
 	}
-	go monitor(ctx, e, diag, cfg.Settings.Interface, link == nil, log)
 	for {
 		select {
 		case <-ctx.Done():
@@ -130,58 +135,71 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 		case err := <-served:
 			return fmt.Errorf("web UI: %w", err)
 		case <-linkDone:
-			log.Warn("the interface went away; the web UI keeps running, run wgpanel reconcile once it is back")
+			log.Warn("the interface went away; the web UI keeps running and puts the peers back when the interface returns")
 			linkDone = nil
 		}
 	}
 }
 
-// reconcile brings the device in line with UCI and logs what it changed:
-// a count at info level, each peer at debug level, so that a router's small
-// log buffer is not flooded on start-up.
-func reconcile(ctx context.Context, svc *vpn.Service, log *slog.Logger) bool {
-	ch, err := svc.Reconcile(ctx)
-	if err != nil {
-		log.Warn("cannot reconcile the interface", "err", err.Error())
-		return false
+// follow starts the event loop that keeps the device following the
+// configuration: it reconciles after link events of ifname, changes of the
+// network and wgpanel files, and SIGUSR1 (the hotplug script's ifup), and
+// samples the device for the doctor while the page is open or a peer is
+// connected. Nothing wakes it while idle.
+func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, ifname string, usr1 <-chan os.Signal) *follow.Loop {
+	log := e.log.With("component", "follow")
+	loop := follow.New(follow.Config{
+		Reconcile: e.svc.Reconcile,
+		Sample: func() bool {
+			st, err := e.dev.State(ifname)
+			if err != nil {
+				return false
+			}
+			diag.doc.Observe(st)
+			return anyConnected(st, time.Now())
+		},
+		Log: log,
+	})
+	if err := wgdev.WatchLink(ctx, ifname, func() { loop.Changed("interface") }, log); err != nil {
+		log.Warn("cannot follow the interface; run wgpanel reconcile after netifd re-creates it", "err", err.Error())
 	}
-	if !ch.Empty() {
-		log.Info("reconciled the interface with the configuration",
-			"added", len(ch.Added), "updated", len(ch.Updated), "removed", len(ch.Removed))
-		log.Debug("reconcile changes", "changes", ch.String())
+	if err := follow.WatchDir(ctx, string(e.dir), []string{"network", "wgpanel"}, loop.Changed, log); err != nil {
+		log.Warn("cannot follow configuration changes; run wgpanel reconcile after editing the configuration", "err", err.Error())
 	}
-	return true
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-usr1:
+				loop.Changed("signal")
+			}
+		}
+	}()
+	loop.Reconcile(ctx, "start")
+	go loop.Run(ctx)
+	return loop
 }
 
-// monitor samples the device every watchInterval. Each sample feeds the
-// doctor's per-peer endpoint history (one key used on two phones shows as
-// an endpoint that keeps flipping). With reconcileOnReturn, as on OpenWrt,
-// it also reconciles whenever the interface reappears: netifd recreates the
-// device from UCI on every ifup.
-func monitor(ctx context.Context, e *env, diag *diagnostics, ifname string, reconcileOnReturn bool, log *slog.Logger) {
-	t := time.NewTicker(watchInterval)
-	defer t.Stop()
-	up := true
-	for {
-		st, err := e.dev.State(ifname)
-		switch {
-		case err == nil:
-			diag.doc.Observe(st)
-			if !up && reconcileOnReturn {
-				log.Info("interface is back", "interface", ifname)
-				reconcile(ctx, e.svc, log)
-			}
-			up = true
-		case up:
-			log.Warn("interface is not available", "interface", ifname, "err", err.Error())
-			up = false
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// anyConnected reports whether a peer of st completed a handshake recently.
+func anyConnected(st *vpn.DeviceState, now time.Time) bool {
+	for _, p := range st.Peers {
+		if !p.LatestHandshake.IsZero() && now.Sub(p.LatestHandshake) < vpn.OnlineWindow {
+			return true
 		}
 	}
+	return false
+}
+
+// pageWatch tells the loop about every API request: the page is open, so
+// the doctor's history should be kept.
+func pageWatch(h http.Handler, loop *follow.Loop) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			loop.PageOpen()
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // listenAddr picks the web UI's address: the flag, else the listen option,

@@ -29,6 +29,9 @@ type PeerJSON struct {
 	RxBytes  int64   `json:"rx_bytes"`
 	TxBytes  int64   `json:"tx_bytes"`
 	Online   bool    `json:"online"`
+	// Problem, for a peer section wgpanel cannot read, says why; such a
+	// peer cannot be changed through wgpanel.
+	Problem string `json:"problem,omitempty"`
 }
 
 func toPeerJSON(v *vpn.PeerView) PeerJSON {
@@ -43,6 +46,12 @@ func toPeerJSON(v *vpn.PeerView) PeerJSON {
 		RxBytes:        v.RxBytes,
 		TxBytes:        v.TxBytes,
 		Online:         v.Online,
+		Problem:        v.Problem,
+	}
+	if v.Problem != "" && v.PublicKey == (wgtypes.Key{}) {
+		// A section without a readable key: an id of its own, for the page
+		// to tell rows apart; it names no peer the API can change.
+		p.ID, p.PublicKey = "section-"+v.Section, ""
 	}
 	if !v.LatestHandshake.IsZero() {
 		t := v.LatestHandshake.UTC().Truncate(time.Second)

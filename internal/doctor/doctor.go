@@ -32,6 +32,7 @@ const (
 	IDEndpoint        = "endpoint"         // phones are told a reachable address
 	IDPeerHandshake   = "peers.handshake"  // every enabled peer completed a handshake
 	IDPeerEndpoints   = "peers.endpoints"  // no key is used on two devices at once
+	IDPeerSections    = "peers.sections"   // wgpanel can read every peer section
 	IDDNS             = "dns"              // the DNS server handed to phones answers
 	IDMTU             = "mtu"              // the tunnel MTU fits the WAN (PPPoE)
 )
@@ -137,6 +138,7 @@ func (d *Doctor) Run(_ context.Context, in Input) []Check {
 	add(c.endpoint())
 	add(c.peerHandshakes())
 	add(d.peerEndpoints(c))
+	add(c.peerSections())
 	add(c.dns())
 	add(c.mtu())
 	return out

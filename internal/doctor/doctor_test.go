@@ -28,7 +28,7 @@ func TestHealthyRouter(t *testing.T) {
 		}
 	}
 	want := []string{IDInterfaceExists, IDInterfaceUp, IDInterfaceKey, IDInterfacePort, IDFirewallRule, IDFirewallZone,
-		IDWANNAT, IDEndpoint, IDPeerHandshake, IDPeerEndpoints, IDDNS, IDMTU}
+		IDWANNAT, IDEndpoint, IDPeerHandshake, IDPeerEndpoints, IDPeerSections, IDDNS, IDMTU}
 	if !reflect.DeepEqual(ids, want) {
 		t.Errorf("got checks %v; want %v", ids, want)
 	}

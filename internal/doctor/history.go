@@ -38,8 +38,9 @@ type endpointChange struct {
 	at time.Time
 }
 
-// Observe records the endpoint of every peer on the device. The daemon may
-// call it every few seconds between runs; each Run calls it too. Peers gone
+// Observe records the endpoint of every peer on the device. The daemon
+// calls it every few seconds while the page is open or a peer is connected
+// (internal/follow), never while idle; each Run calls it too. Peers gone
 // from the device are forgotten once the window has passed.
 func (d *Doctor) Observe(st *vpn.DeviceState) {
 	if st == nil {
@@ -154,7 +155,7 @@ func (d *Doctor) peerEndpoints(c *checker) *Check {
 			"WireGuard cannot serve one key on two devices: give each device its own peer (add a peer for the second device and import its config there).")
 	}
 	if d.samples < 2 || now.Sub(d.first) < time.Second {
-		return ok(IDPeerEndpoints, "wgpanel has not watched the peers long enough to tell whether a key is used on two devices; the web UI keeps watching while it runs.")
+		return ok(IDPeerEndpoints, "wgpanel has not watched the peers long enough to tell whether a key is used on two devices; wgpanel watches them while this page is open and while a peer is connected.")
 	}
 	return ok(IDPeerEndpoints, fmt.Sprintf("No peer's endpoint has switched back and forth in the last %d minutes.", int(d.window().Round(time.Minute)/time.Minute)))
 }

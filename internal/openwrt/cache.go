@@ -167,6 +167,12 @@ func cloneConfig(c *vpn.Config) *vpn.Config {
 			srv.Peers[i] = p
 		}
 	}
+	if c.Server.Odd != nil {
+		srv.Odd = slices.Clone(c.Server.Odd)
+		for i := range srv.Odd {
+			srv.Odd[i].AllowedIPs = slices.Clone(srv.Odd[i].AllowedIPs)
+		}
+	}
 	out.Server = &srv
 	return out
 }

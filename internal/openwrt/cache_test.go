@@ -294,7 +294,8 @@ func TestLoadResultIsOwnedByCaller(t *testing.T) {
 func TestCloneConfigShares(t *testing.T) {
 	known := []string{
 		"Settings.DNS", "Server", "Server.Addresses", "Server.Peers",
-		"Server.Peers[].PresharedKey", "Server.Peers[].PrivateKey", "Server.Peers[].AllowedIPs", "Network.LANs",
+		"Server.Peers[].PresharedKey", "Server.Peers[].PrivateKey", "Server.Peers[].AllowedIPs",
+		"Server.Odd", "Server.Odd[].AllowedIPs", "Network.LANs",
 	}
 	if got := referencePaths(reflect.TypeFor[vpn.Config](), ""); !slices.Equal(got, known) {
 		t.Errorf("vpn.Config's slices and pointers are %q; want %q (teach cloneConfig about the new ones)", got, known)
@@ -312,7 +313,10 @@ func TestCloneConfigShares(t *testing.T) {
 					Tunnel:     vpn.TunnelFull, Enabled: true, Keepalive: 25, RouteAllowed: true},
 				{Name: "b", PublicKey: k3.PublicKey(), AllowedIPs: []netip.Prefix{}},
 				{Name: "c", PublicKey: k2.PublicKey(), PresharedKey: &k3},
-			}},
+			},
+			Odd: []vpn.OddPeer{{Name: "d", Section: "@wireguard_wg0[3]", Problem: "option public_key: missing",
+				AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.66.66.9/32")}}},
+		},
 		Network: vpn.Network{LANAddr: netip.MustParseAddr("192.168.1.1"),
 			LANs: []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")}, WANAddr: netip.MustParseAddr("203.0.113.1")},
 	}

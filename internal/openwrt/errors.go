@@ -40,19 +40,7 @@ func (loc location) badOption(option, format string, args ...any) *vpn.Error {
 // name when it has one, else by uci's @type[index] form, plus the peer's
 // description when present.
 func sectionLabel(f *uci.File, s *uci.Section, kind string) string {
-	var ref string
-	if s.Name != "" {
-		ref = fmt.Sprintf("'%s'", s.Name)
-	} else {
-		idx := 0
-		for i, o := range f.SectionsByType(s.Type) {
-			if o == s {
-				idx = i
-				break
-			}
-		}
-		ref = fmt.Sprintf("@%s[%d]", s.Type, idx)
-	}
+	ref := sectionRef(f, s)
 	if desc, ok := s.Get(optDescription); ok && desc != "" && kind == "peer" {
 		return fmt.Sprintf("peer '%s' (section %s)", desc, ref)
 	}

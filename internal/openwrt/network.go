@@ -91,14 +91,23 @@ func parseServer(path string, f *uci.File, ifname string) (*vpn.Server, *serverS
 	}
 
 	for _, ps := range f.SectionsByType(peerType(ifname)) {
-		ploc := location{file: path, f: f, sec: ps, kind: "peer"}
-		p, err := parsePeer(ploc, ps)
-		if err != nil {
-			return nil, nil, err
+		p, problem := parsePeer(ps)
+		if problem == nil {
+			if other, dup := st.peers[p.PublicKey]; dup {
+				problem = &peerProblem{optPublicKey, fmt.Sprintf("%s is also the key of %s; each peer needs its own key",
+					p.PublicKey, sectionLabel(f, other, "peer"))}
+			}
 		}
-		if other, dup := st.peers[p.PublicKey]; dup {
-			return nil, nil, ploc.badOption(optPublicKey, "%s is also the key of %s; each peer needs its own key",
-				p.PublicKey, sectionLabel(f, other, "peer"))
+		if problem != nil {
+			srv.Odd = append(srv.Odd, vpn.OddPeer{
+				Name:       p.Name,
+				Section:    sectionRef(f, ps),
+				PublicKey:  p.PublicKey,
+				AllowedIPs: p.AllowedIPs,
+				Enabled:    p.Enabled,
+				Problem:    problem.String(),
+			})
+			continue
 		}
 		st.peers[p.PublicKey] = ps
 		srv.Peers = append(srv.Peers, p)
@@ -107,21 +116,45 @@ func parseServer(path string, f *uci.File, ifname string) (*vpn.Server, *serverS
 	return srv, st, nil
 }
 
-// parsePeer reads one wireguard_<if> section.
-func parsePeer(loc location, sec *uci.Section) (vpn.Peer, error) {
+// peerProblem is why wgpanel cannot understand a peer section: the option
+// and what is wrong with it, never a secret value.
+type peerProblem struct {
+	option, reason string
+}
+
+func (p *peerProblem) String() string { return fmt.Sprintf("option %s: %s", p.option, p.reason) }
+
+// parsePeer reads one wireguard_<if> section as netifd's wireguard.sh
+// does. A section netifd would skip or choke on gives a problem; the peer
+// then holds what could be read (name, enabled, allowed IPs, public key),
+// so that it can be listed and its addresses stay taken. Options wgpanel
+// does not know are ignored, as netifd ignores them.
+func parsePeer(sec *uci.Section) (vpn.Peer, *peerProblem) {
 	var p vpn.Peer
 	p.Name, _ = sec.Get(optDescription)
+	// Booleans never fail: netifd reads a value it does not know as the
+	// default.
+	p.Enabled = !boolOption(sec, optDisabled)
+	p.RouteAllowed = boolOption(sec, optRouteAllowed)
+	var problem *peerProblem
+	fail := func(opt, format string, args ...any) {
+		if problem == nil {
+			problem = &peerProblem{opt, fmt.Sprintf(format, args...)}
+		}
+	}
 
+	var err error
+	if p.AllowedIPs, err = parsePrefixes(sec, optAllowedIPs, true); err != nil {
+		fail(optAllowedIPs, "%v", err)
+	}
 	v, ok := sec.Get(optPublicKey)
 	if !ok || v == "" {
-		return p, loc.badOption(optPublicKey, "the peer has no public key")
+		fail(optPublicKey, "the section has no public key, so netifd skips it")
+	} else if k, err := wgtypes.ParseKey(v); err != nil {
+		fail(optPublicKey, "%q is not a valid WireGuard key (44 characters of base64)", v)
+	} else {
+		p.PublicKey = k
 	}
-	k, err := wgtypes.ParseKey(v)
-	if err != nil {
-		return p, loc.badOption(optPublicKey, "%q is not a valid WireGuard key (44 characters of base64)", v)
-	}
-	p.PublicKey = k
-
 	for _, opt := range []string{optPresharedKey, optPrivateKey} {
 		v, ok := sec.Get(opt)
 		if !ok || v == "" {
@@ -130,7 +163,8 @@ func parsePeer(loc location, sec *uci.Section) (vpn.Peer, error) {
 		k, err := wgtypes.ParseKey(v)
 		if err != nil {
 			// The value is a secret: it stays out of the message.
-			return p, loc.badOption(opt, "the value is not a valid WireGuard key (44 characters of base64)")
+			fail(opt, "the value is not a valid WireGuard key (44 characters of base64)")
+			continue
 		}
 		if opt == optPresharedKey {
 			p.PresharedKey = &k
@@ -138,32 +172,35 @@ func parsePeer(loc location, sec *uci.Section) (vpn.Peer, error) {
 			p.PrivateKey = &k
 		}
 	}
-
-	if p.AllowedIPs, err = parsePrefixes(sec, optAllowedIPs, true); err != nil {
-		return p, loc.badOption(optAllowedIPs, "%v", err)
+	if v, ok := sec.Get(optKeepalive); ok && v != "off" {
+		// wg(8) reads 'off' as 0, as does wgpanel.
+		if p.Keepalive, err = parseIntOption(sec, optKeepalive, 0, 65535); err != nil {
+			fail(optKeepalive, "%v (or 'off')", err)
+		}
 	}
-	if p.RouteAllowed, err = parseBoolOption(sec, optRouteAllowed); err != nil {
-		return p, loc.badOption(optRouteAllowed, "%v", err)
-	}
-	if p.Keepalive, err = parseIntOption(sec, optKeepalive, 0, 65535); err != nil {
-		return p, loc.badOption(optKeepalive, "%v", err)
-	}
-	disabled, err := parseBoolOption(sec, optDisabled)
-	if err != nil {
-		return p, loc.badOption(optDisabled, "%v", err)
-	}
-	p.Enabled = !disabled
-
 	p.Tunnel = vpn.TunnelSplit
 	if v, ok := sec.Get(optTunnel); ok && v != "" {
 		switch t := vpn.Tunnel(v); t {
 		case vpn.TunnelSplit, vpn.TunnelFull:
 			p.Tunnel = t
 		default:
-			return p, loc.badOption(optTunnel, "%q is neither 'split' nor 'full'", v)
+			fail(optTunnel, "%q is neither 'split' nor 'full'", v)
 		}
 	}
-	return p, nil
+	return p, problem
+}
+
+// sectionRef names a section as uci does: 'name', or @type[index].
+func sectionRef(f *uci.File, s *uci.Section) string {
+	if s.Name != "" {
+		return "'" + s.Name + "'"
+	}
+	for i, o := range f.SectionsByType(s.Type) {
+		if o == s {
+			return fmt.Sprintf("@%s[%d]", s.Type, i)
+		}
+	}
+	return "@" + s.Type
 }
 
 // values returns the whitespace-separated words of an option or list, the
@@ -196,18 +233,18 @@ func parseInt(v string, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// parseBoolOption reads a UCI boolean as config_get_bool does; absent or
-// empty is false.
-func parseBoolOption(sec *uci.Section, name string) (bool, error) {
-	v, ok := sec.Get(name)
-	if !ok || v == "" {
-		return false, nil
+// boolOption reads a UCI boolean exactly as OpenWrt's config_get_bool
+// (/lib/functions.sh), which netifd's wireguard.sh uses: 1, on, true, yes,
+// enabled and 0, off, false, no, disabled, in lower case only; anything
+// else, 'Yes' or '2' included, and an absent option are the default,
+// false.
+func boolOption(sec *uci.Section, name string) bool {
+	v, _ := sec.Get(name)
+	switch v {
+	case "1", "on", "true", "yes", "enabled":
+		return true
 	}
-	b, ok := parseBool(v)
-	if !ok {
-		return false, fmt.Errorf("%q is not a yes/no value ('1' or '0')", v)
-	}
-	return b, nil
+	return false
 }
 
 func parseBool(v string) (value, ok bool) {
@@ -443,6 +480,10 @@ func cloneServer(s *vpn.Server) *vpn.Server {
 	}
 	if s.Peers == nil {
 		c.Peers = nil
+	}
+	c.Odd = append([]vpn.OddPeer(nil), s.Odd...)
+	for i := range c.Odd {
+		c.Odd[i].AllowedIPs = append([]netip.Prefix(nil), c.Odd[i].AllowedIPs...)
 	}
 	return &c
 }

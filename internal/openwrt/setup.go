@@ -517,7 +517,7 @@ func usedPrefixes(f *uci.File, skip string) []netip.Prefix {
 				}
 			}
 			for _, ps := range f.SectionsByType(peerType(s.Name)) {
-				if on, _ := parseBoolOption(ps, optRouteAllowed); !on {
+				if !boolOption(ps, optRouteAllowed) {
 					continue
 				}
 				if ips, err := parsePrefixes(ps, optAllowedIPs, true); err == nil {

@@ -57,8 +57,15 @@ func allocate(srv *Server) ([]netip.Prefix, error) {
 	for _, a := range srv.Addresses {
 		used[a.Addr()] = true
 	}
+	peerIPs := make([][]netip.Prefix, 0, len(srv.Peers)+len(srv.Odd))
 	for _, p := range srv.Peers {
-		for _, a := range p.AllowedIPs {
+		peerIPs = append(peerIPs, p.AllowedIPs)
+	}
+	for _, o := range srv.Odd {
+		peerIPs = append(peerIPs, o.AllowedIPs)
+	}
+	for _, ips := range peerIPs {
+		for _, a := range ips {
 			if a.IsSingleIP() || a.Bits() >= 120 || (a.Addr().Is4() && a.Bits() >= 24) {
 				// Reserve every address a peer's prefix covers, up to a /24.
 				for x := a.Masked().Addr(); x.IsValid() && a.Contains(x); x = x.Next() {

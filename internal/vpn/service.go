@@ -52,6 +52,11 @@ type PeerView struct {
 	RxBytes         int64
 	TxBytes         int64
 	Online          bool
+	// Problem is set for a peer section wgpanel cannot understand (see
+	// Server.Odd): why, in plain words. Such a peer cannot be changed.
+	// Section is where it is in the network file.
+	Problem string
+	Section string
 }
 
 // Status describes the server and whether its device can be reached.
@@ -176,11 +181,38 @@ func (s *Service) Peers(ctx context.Context) ([]PeerView, error) {
 		return nil, err
 	}
 	stats := s.stats(cfg.Server.Interface)
-	views := make([]PeerView, len(cfg.Server.Peers))
+	views := make([]PeerView, len(cfg.Server.Peers), len(cfg.Server.Peers)+len(cfg.Server.Odd))
 	for i := range cfg.Server.Peers {
 		views[i] = s.view(&cfg.Server.Peers[i], stats)
 	}
+	for i := range cfg.Server.Odd {
+		o := &cfg.Server.Odd[i]
+		v := s.view(&Peer{Name: o.Name, PublicKey: o.PublicKey, AllowedIPs: o.AllowedIPs, Enabled: o.Enabled}, stats)
+		v.Tunnel = ""
+		v.Problem, v.Section = o.Problem, o.Section
+		views = append(views, v)
+	}
 	return views, nil
+}
+
+// oddPeer returns the odd peer with public key k, if any.
+func oddPeer(srv *Server, k wgtypes.Key) *OddPeer {
+	if k == (wgtypes.Key{}) {
+		return nil
+	}
+	if i := slices.IndexFunc(srv.Odd, func(o OddPeer) bool { return o.PublicKey == k }); i >= 0 {
+		return &srv.Odd[i]
+	}
+	return nil
+}
+
+// errOddPeer refuses a change to a peer wgpanel cannot understand.
+func errOddPeer(o *OddPeer) *Error {
+	name := o.Name
+	if name == "" {
+		name = o.Section
+	}
+	return Errorf(ECONFLICT, "wgpanel cannot change peer %s: %s. Fix it in LuCI or in /etc/config/network.", name, o.Problem)
 }
 
 func (s *Service) stats(ifname string) map[wgtypes.Key]*PeerStats {
@@ -309,7 +341,7 @@ func ParseTunnel(s string) (Tunnel, error) {
 func nameTaken(srv *Server, name string, except wgtypes.Key) bool {
 	return slices.ContainsFunc(srv.Peers, func(p Peer) bool {
 		return p.PublicKey != except && strings.EqualFold(p.Name, name)
-	})
+	}) || slices.ContainsFunc(srv.Odd, func(o OddPeer) bool { return strings.EqualFold(o.Name, name) })
 }
 
 func errNameTaken(name string) *Error {
@@ -392,6 +424,14 @@ func (s *Service) AddPeer(ctx context.Context, name string, tunnel Tunnel) (*Add
 // at all, so that a request that fails changes nothing. An interface that
 // is merely down is fine: the change takes effect when it comes up.
 func (s *Service) requireReachable(ctx context.Context) error {
+	if p, ok := s.dev.(prober); ok {
+		// The cheap check: the change itself finds out whether the server
+		// exists, under the store's lock.
+		if err := p.Reachable(); errors.Is(err, ErrDeviceUnreachable) {
+			return &Error{Code: EUNAVAILABLE, Message: err.Error(), Err: err}
+		}
+		return nil
+	}
 	cfg, err := s.load(ctx)
 	if err != nil {
 		return err
@@ -400,6 +440,12 @@ func (s *Service) requireReachable(ctx context.Context) error {
 		return &Error{Code: EUNAVAILABLE, Message: err.Error(), Err: err}
 	}
 	return nil
+}
+
+// prober is a Device that can tell whether WireGuard is reachable without
+// reading a device (wgdev.Client); State dumps every peer.
+type prober interface {
+	Reachable() error
 }
 
 // restore puts the stored peer with the given key back to old (nil: no such
@@ -472,6 +518,9 @@ func (s *Service) UpdatePeer(ctx context.Context, key wgtypes.Key, u PeerUpdate)
 		}
 		p := peerByKey(cfg.Server, key)
 		if p == nil {
+			if o := oddPeer(cfg.Server, key); o != nil {
+				return errOddPeer(o)
+			}
 			return errUnknownPeer(key.String())
 		}
 		// The rollback copy is taken before any field changes, so that a
@@ -517,6 +566,9 @@ func (s *Service) RemovePeer(ctx context.Context, key wgtypes.Key) error {
 		}
 		p := peerByKey(cfg.Server, key)
 		if p == nil {
+			if o := oddPeer(cfg.Server, key); o != nil {
+				return errOddPeer(o)
+			}
 			return errUnknownPeer(key.String())
 		}
 		old, ifname = *p, cfg.Server.Interface
@@ -592,7 +644,8 @@ func (s *Service) Reconcile(ctx context.Context) (*Changes, error) {
 		}
 	}
 	for _, d := range st.Peers {
-		if want[d.PublicKey] {
+		if want[d.PublicKey] || oddPeer(cfg.Server, d.PublicKey) != nil {
+			// An odd peer is netifd's business: left as it is.
 			continue
 		}
 		if p := peerByKey(cfg.Server, d.PublicKey); p != nil {
@@ -602,10 +655,6 @@ func (s *Service) Reconcile(ctx context.Context) (*Changes, error) {
 			return ch, err
 		}
 		ch.Removed = append(ch.Removed, d.PublicKey)
-	}
-	if !ch.Empty() {
-		s.log.Info("reconciled device with configuration", "interface", ifname,
-			"added", len(ch.Added), "updated", len(ch.Updated), "removed", len(ch.Removed))
 	}
 	return ch, nil
 }

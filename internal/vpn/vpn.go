@@ -26,6 +26,24 @@ type Server struct {
 	Addresses  []netip.Prefix
 	MTU        int // 0 when not set
 	Peers      []Peer
+	// Odd are the peer sections wgpanel cannot understand (netifd may
+	// still use or skip them), in file order. wgpanel lists them with
+	// their problem, never writes their sections, never changes them on
+	// the device, and gives no new peer their addresses.
+	Odd []OddPeer
+}
+
+// OddPeer is a peer section wgpanel cannot understand.
+type OddPeer struct {
+	Name       string      // UCI "description", "" when none
+	Section    string      // where it is, e.g. "@wireguard_wg0[3]"
+	PublicKey  wgtypes.Key // zero when missing or unreadable
+	AllowedIPs []netip.Prefix
+	Enabled    bool
+	// Problem says in plain words what wgpanel cannot read, e.g.
+	// "option public_key: the section has no public key, so netifd skips it".
+	// It never contains a key.
+	Problem string
 }
 
 // PublicKey returns the server's public key, derived from its private key.

@@ -10,6 +10,11 @@
 // be reached at all gives an error wrapping vpn.ErrDeviceUnreachable, a
 // missing interface one wrapping vpn.ErrNoDevice.
 //
+// WatchLink reports the kernel's link events for one interface (netifd
+// deleting, adding or setting it up), so that the daemon can reconcile
+// without polling; Client.Reachable tells whether WireGuard can be reached
+// at all without dumping every peer, which a change checks first.
+//
 // Up is the standalone bring-up for hosts that are not OpenWrt: it creates
 // the interface (a kernel WireGuard link when the kernel has the module,
 // else an embedded wireguard-go device with a TUN), sets its key, listen

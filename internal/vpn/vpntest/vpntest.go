@@ -69,6 +69,10 @@ func CloneConfig(c *vpn.Config) *vpn.Config {
 			p.AllowedIPs = slices.Clone(p.AllowedIPs)
 			srv.Peers[i] = p
 		}
+		srv.Odd = slices.Clone(c.Server.Odd)
+		for i := range srv.Odd {
+			srv.Odd[i].AllowedIPs = slices.Clone(srv.Odd[i].AllowedIPs)
+		}
 		n.Server = &srv
 	}
 	return &n
