@@ -280,6 +280,10 @@ func (g *globals) open(level slog.Level) (*env, error) {
 	if g.standaloneConfig() {
 		// Only a router's /etc/shadow holds the password its owner knows.
 		store.DefaultAuth = "password"
+	} else {
+		// On OpenWrt the network file is world-readable: client private
+		// keys are shown once unless keep_private_keys says otherwise.
+		store.ShowKeysOnce = true
 	}
 	dev := wgdev.New(log.With("component", "wgdev"))
 	return &env{dir: dir, store: store, dev: dev, svc: vpn.NewService(store, dev, log.With("component", "vpn")), log: log}, nil

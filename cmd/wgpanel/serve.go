@@ -109,16 +109,7 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	authn, err := auth.New(auth.Config{
-		Mode: cfg.Settings.Auth,
-		Hash: func() (string, error) {
-			c, err := e.store.Load(context.Background())
-			if err != nil {
-				return "", err
-			}
-			return c.Settings.PasswordHash, nil
-		},
-	})
+	authn, err := webAuth(e.store, e.dir, cfg.Settings.Auth)
 	if err != nil {
 		return err
 	}
@@ -126,7 +117,8 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 	diag.nft = x.nft
 	loop := g.follow(ctx, e, diag, x, cfg.Settings.Interface, usr1)
 	handler := pageWatch(api.New(api.Config{Service: e.svc, Auth: authn, Log: log.With("component", "api"), Diagnostics: diag,
-		Settings: e.store, Reach: reacher(diag, log.With("component", "reach")), Usage: hist, Metrics: metricsSource{e}}), loop, hist)
+		Settings: e.store, Reach: reacher(diag, log.With("component", "reach")), Usage: hist, Metrics: metricsSource{e},
+		Hosts: webHosts(e, addr, cfg, g.devMode())}), loop, hist)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -152,16 +144,24 @@ func (g *globals) serve(ctx context.Context, args []string) error {
 			defer stop()
 		}
 	}
+	// Connections that send nothing are dropped after a few seconds, idle
+	// keep-alive connections after 30 s (the page polls more often than
+	// that while it is open), or after unauthIdle when no request on them
+	// was logged in. See web.go for the request deadline.
+	idle := newIdleCloser()
 	hs := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           withDeadline(handler),
+		ConnContext:       idle.ConnContext,
+		ConnState:         idle.ConnState,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       20 * time.Second,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(limitListener(ln)) }()
 	log.Info("web UI listening", "url", "http://"+ln.Addr().String())
 	if firstPW != "" {
 		printPasswordBox(g.stdout, "http://"+ln.Addr().String(), firstPW)
@@ -265,14 +265,28 @@ func pageWatch(h http.Handler, loop *follow.Loop, hist *history) http.Handler {
 // listenAddr picks the web UI's address: the flag, else the listen option,
 // else the LAN address on a router (never the WAN), else loopback.
 func listenAddr(flagAddr string, cfg *vpn.Config, dev bool) (string, error) {
+	return listenAddrOn(flagAddr, cfg, dev, assignedHere)
+}
+
+// listenAddrOn is listenAddr with assigned telling which addresses are this
+// host's. Only a unicast LAN address becomes the default: `ipaddr
+// '0.0.0.0'` in interface lan must not make the page listen on every
+// interface, the WAN included. A unicast LAN address this host does not
+// have is an error rather than loopback, so that procd starts serve again
+// once the LAN is up.
+func listenAddrOn(flagAddr string, cfg *vpn.Config, dev bool, assigned func(netip.Addr) bool) (string, error) {
 	addr := flagAddr
 	if addr == "" {
 		addr = cfg.Settings.Listen
 	}
 	if addr == "" {
 		host := netip.MustParseAddr("127.0.0.1")
-		if !dev && cfg.Network.LANAddr.IsValid() {
-			host = cfg.Network.LANAddr
+		if lan := cfg.Network.LANAddr; !dev && lan.IsGlobalUnicast() {
+			if !assigned(lan) {
+				return "", fmt.Errorf("the LAN address %s (interface lan in the network file) is not assigned to this router; "+
+					"the web UI listens there by default (set another with: uci set wgpanel.main.listen='ADDRESS:PORT')", lan)
+			}
+			host = lan
 		}
 		return net.JoinHostPort(host.String(), strconv.Itoa(webPort)), nil
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	Usage UsageSource
 	// Metrics serves GET /metrics; when nil it answers 404.
 	Metrics MetricsSource
+	// Hosts are the names and addresses the page answers to (see
+	// hostcheck.go); nil checks nothing.
+	Hosts *HostPolicy
 }
 
 // server holds the handlers' dependencies.
@@ -124,7 +127,7 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		writeError(w, http.StatusForbidden, "This request came from another web site and was refused.", "")
 	}))
-	return securityHeaders(csrf.Handler(r))
+	return securityHeaders(checkHost(cfg.Hosts, csrf.Handler(r)))
 }
 
 // securityHeaders sets the headers every response carries.

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
@@ -66,12 +69,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads a JSON request body into v. It refuses unknown fields,
-// trailing data and bodies over maxBody; on failure it has already
-// answered and returns false.
+// trailing data, text that is not UTF-8 (encoding/json would silently turn
+// it into U+FFFD, while the CLI refuses it) and bodies over maxBody; on
+// failure it has already answered and returns false.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
+	status, msg, field := http.StatusBadRequest, "", ""
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is larger than %d KiB.", maxBody>>10), "")
+		return false
+	case err != nil:
+		writeError(w, status, "The request could not be read.", "")
+		return false
+	case !utf8.Valid(body):
+		writeError(w, status, "The request contains text that is not valid UTF-8.", "")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, extra := dec.Token(); extra != io.EOF {
 			err = errors.New("trailing data after the JSON object")
@@ -80,20 +98,18 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err == nil {
 		return true
 	}
-	status, msg, field := http.StatusBadRequest, "", ""
 	var (
-		tooBig  *http.MaxBytesError
 		typeErr *json.UnmarshalTypeError
 		synErr  *json.SyntaxError
 	)
 	switch {
-	case errors.As(err, &tooBig):
-		status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is larger than %d KiB.", maxBody>>10)
 	case errors.Is(err, io.EOF):
 		msg = "The request has no JSON body."
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		msg = "The request body must be a JSON object."
 	case errors.As(err, &typeErr):
 		field = typeErr.Field
-		msg = fmt.Sprintf("%s must be a JSON %s.", field, jsonKind(typeErr.Type.Kind().String()))
+		msg = fmt.Sprintf("%s must be a JSON %s.", field, jsonKind(typeErr.Type.Kind()))
 	case errors.As(err, &synErr), errors.Is(err, io.ErrUnexpectedEOF):
 		msg = "The request is not valid JSON."
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -107,16 +123,20 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // jsonKind names a Go kind the way JSON does.
-func jsonKind(kind string) string {
+func jsonKind(kind reflect.Kind) string {
 	switch kind {
-	case "bool":
+	case reflect.Bool:
 		return "boolean (true or false)"
-	case "string":
+	case reflect.String:
 		return "string"
-	case "struct", "map":
+	case reflect.Struct, reflect.Map:
 		return "object"
-	case "int", "int64", "uint16", "float64":
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
 		return "number"
 	}
-	return kind
+	return "value of another kind"
 }

@@ -39,6 +39,9 @@ func (s *server) requireSession(next http.Handler) http.Handler {
 			s.unauthorized(w)
 			return
 		}
+		if hook, ok := r.Context().Value(sessionHookKey{}).(func()); ok {
+			hook()
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
 	})
 }
@@ -80,8 +83,11 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, err.Error(), "password")
 		return
 	default:
+		// The details go to the log only: this answer goes to anyone on
+		// the LAN, before any login.
 		s.log.Error("login: cannot check the password", "err", err)
-		writeError(w, http.StatusInternalServerError, "The password cannot be checked: "+err.Error(), "password")
+		writeError(w, http.StatusInternalServerError,
+			"The password cannot be checked because of a configuration problem; the router's log (logread) says which.", "password")
 		return
 	}
 	// A new login replaces the session the browser had, if any.
@@ -135,4 +141,13 @@ func clientAddr(r *http.Request) netip.Addr {
 	}
 	a, _ := netip.ParseAddr(r.RemoteAddr)
 	return a
+}
+
+type sessionHookKey struct{}
+
+// WithSessionHook returns ctx carrying hook, which requireSession calls for
+// every request with a live session. The server uses it to tell the
+// connections of logged-in browsers from others (see cmd/wgpanel).
+func WithSessionHook(ctx context.Context, hook func()) context.Context {
+	return context.WithValue(ctx, sessionHookKey{}, hook)
 }

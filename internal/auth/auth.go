@@ -60,6 +60,10 @@ type Config struct {
 	// is set. It is called on every login, so it can re-read the config file
 	// and a new `wgpanel passwd` takes effect without a restart.
 	Hash func() (string, error)
+	// HashFile is the file Hash reads, if any. Sessions end when the
+	// password changes; with HashFile set, Hash is called for that check
+	// only after the file changed, not on every request.
+	HashFile string
 
 	IdleTimeout   time.Duration // a session not used for this long ends
 	MaxAge        time.Duration // a session ends this long after login, used or not
@@ -77,12 +81,18 @@ type Authenticator struct {
 	mode       string
 	shadowPath string
 	hash       func() (string, error)
+	hashPath   string
 	now        func() time.Time
 
 	idle, maxAge time.Duration
 	maxSessions  int
 
 	limiter *limiter
+
+	stampMu  sync.Mutex
+	stamp    stamp // of the password last read from the hash file
+	stampKey fileKey
+	stampOK  bool
 
 	mu       sync.Mutex
 	sessions map[[32]byte]*session // keyed by the SHA-256 of the token
@@ -94,6 +104,7 @@ func New(cfg Config) (*Authenticator, error) {
 		mode:        cfg.Mode,
 		shadowPath:  cfg.ShadowPath,
 		hash:        cfg.Hash,
+		hashPath:    cfg.HashFile,
 		now:         cfg.Now,
 		idle:        cfg.IdleTimeout,
 		maxAge:      cfg.MaxAge,
@@ -146,32 +157,34 @@ func (a *Authenticator) IdleTimeout() time.Duration { return a.idle }
 // message for the owner) when no password is set, and any other error when
 // the password cannot be read or its hash cannot be checked.
 func (a *Authenticator) CheckPassword(pw string) error {
-	var hash string
-	switch a.mode {
-	case ModeShadow:
-		h, err := readShadowRoot(a.shadowPath)
-		if err != nil {
-			return err
-		}
-		if h == "" || h[0] == '!' || h[0] == '*' {
-			return &noPasswordError{"The router has no root password (or root is locked). " +
-				"Set one with passwd over SSH or under System, Administration in LuCI, then log in with it."}
-		}
-		hash = h
-	case ModePassword:
-		h, err := a.hash()
-		if err != nil {
-			return fmt.Errorf("auth: read password hash: %w", err)
-		}
-		if h == "" {
-			return &noPasswordError{"No wgpanel password is set. Set one with: wgpanel passwd"}
-		}
-		hash = h
+	hash, err := a.readHash()
+	if err != nil {
+		return err
+	}
+	switch {
+	case a.mode == ModeShadow && (hash == "" || hash[0] == '!' || hash[0] == '*'):
+		return &noPasswordError{"The router has no root password (or root is locked). " +
+			"Set one with passwd over SSH or under System, Administration in LuCI, then log in with it."}
+	case hash == "":
+		return &noPasswordError{"No wgpanel password is set. Set one with: wgpanel passwd"}
 	}
 	if len(pw) > MaxPasswordLen {
 		return ErrWrongPassword
 	}
 	return verify(hash, pw)
+}
+
+// readHash returns the current password hash as stored: root's shadow field
+// or wgpanel's own hash.
+func (a *Authenticator) readHash() (string, error) {
+	if a.mode == ModeShadow {
+		return readShadowRoot(a.shadowPath)
+	}
+	h, err := a.hash()
+	if err != nil {
+		return "", fmt.Errorf("auth: read password hash: %w", err)
+	}
+	return h, nil
 }
 
 // AllowLogin reports whether a login attempt from the client address addr

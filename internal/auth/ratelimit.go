@@ -7,9 +7,17 @@ import (
 )
 
 // maxBuckets bounds the limiter's memory. A router's LAN has far fewer
-// clients; when more addresses than this are tracked, the full buckets
-// (clients that have not tried for a while) are dropped first.
+// clients. When this many addresses are tracked, the full buckets (clients
+// that have not tried for a while, which behave like absent ones) are
+// dropped; if none is full, new addresses share one overflow bucket. A
+// bucket that is not full is never dropped, because dropping it would give
+// its client fresh attempts: filling the table from many addresses must not
+// reset anyone's limit.
 const maxBuckets = 4096
+
+// overflow is the key of the bucket that addresses share while the table is
+// full. The zero Addr is never a client's address.
+var overflow netip.Addr
 
 // limiter is a token bucket per client address: burst attempts at once,
 // then one more per interval.
@@ -37,11 +45,17 @@ func (l *limiter) allow(addr netip.Addr, now time.Time) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	b, ok := l.buckets[addr]
 	if !ok {
-		if len(l.buckets) >= maxBuckets {
+		// One slot stays free for the overflow bucket.
+		if len(l.buckets) >= maxBuckets-1 {
 			l.pruneLocked(now)
 		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[addr] = b
+		if len(l.buckets) >= maxBuckets-1 {
+			addr = overflow
+		}
+		if b = l.buckets[addr]; b == nil {
+			b = &bucket{tokens: l.burst, last: now}
+			l.buckets[addr] = b
+		}
 	}
 	l.refill(b, now)
 	if b.tokens < 1 {
@@ -60,16 +74,12 @@ func (l *limiter) refill(b *bucket, now time.Time) {
 }
 
 // pruneLocked drops buckets that have refilled completely, which behave
-// like absent ones. If that frees nothing, every bucket goes: forgetting
-// some attempts is better than growing without bound.
+// like absent ones, and only those.
 func (l *limiter) pruneLocked(now time.Time) {
 	for k, b := range l.buckets {
 		l.refill(b, now)
 		if b.tokens >= l.burst {
 			delete(l.buckets, k)
 		}
-	}
-	if len(l.buckets) >= maxBuckets {
-		clear(l.buckets)
 	}
 }

@@ -13,6 +13,7 @@ import (
 type session struct {
 	created  time.Time
 	lastSeen time.Time
+	stamp    stamp // of the password it was made with
 }
 
 // Session describes a valid session.
@@ -31,6 +32,10 @@ func (a *Authenticator) NewSession() string {
 	_, _ = rand.Read(raw[:])
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	now := a.now()
+	// Should the password be unreadable now, the zero stamp makes the
+	// session fail its first check, which is what an unreadable password
+	// does to every session.
+	st, _ := a.passwordStamp()
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -46,18 +51,24 @@ func (a *Authenticator) NewSession() string {
 		}
 		delete(a.sessions, oldest)
 	}
-	a.sessions[sha256.Sum256([]byte(token))] = &session{created: now, lastSeen: now}
+	a.sessions[sha256.Sum256([]byte(token))] = &session{created: now, lastSeen: now, stamp: st}
 	return token
 }
 
 // CheckSession reports whether token belongs to a live session and, if so,
-// marks it used now, which moves its idle expiry forward.
+// marks it used now, which moves its idle expiry forward. A session made
+// with another password than the current one has ended. While the password
+// cannot be read, no session is valid (none is ended either).
 func (a *Authenticator) CheckSession(token string) (Session, bool) {
 	if token == "" {
 		return Session{}, false
 	}
 	key := sha256.Sum256([]byte(token))
 	now := a.now()
+	st, err := a.passwordStamp()
+	if err != nil {
+		return Session{}, false
+	}
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -65,7 +76,7 @@ func (a *Authenticator) CheckSession(token string) (Session, bool) {
 	if !ok {
 		return Session{}, false
 	}
-	if a.expiredLocked(s, now) {
+	if a.expiredLocked(s, now) || s.stamp != st {
 		delete(a.sessions, key)
 		return Session{}, false
 	}

@@ -1,6 +1,7 @@
 package openwrt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -65,6 +66,23 @@ func fileError(path, action string, err error) error {
 			Message: fmt.Sprintf("%s line %d: %s; fix or restore the file (wgpanel did not change it)",
 				file, pe.Line, pe.Msg),
 			Err: err,
+		}
+	}
+	if le, ok := errors.AsType[*uci.LockedError](err); ok {
+		return &vpn.Error{
+			Code:    vpn.EUNAVAILABLE,
+			Message: fmt.Sprintf("%s: %s; nothing was changed, try again in a moment", path, le.Error()),
+			Err:     err,
+		}
+	}
+	if nr, ok := errors.AsType[*uci.NotRegularError](err); ok {
+		return &vpn.Error{Code: vpn.ECONFIG, Message: nr.Error(), Err: err}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &vpn.Error{
+			Code:    vpn.EUNAVAILABLE,
+			Message: "The request was cancelled or took too long; nothing was changed.",
+			Err:     err,
 		}
 	}
 	if errors.Is(err, fs.ErrPermission) {

@@ -97,6 +97,9 @@ func (s *Store) loadSettings() (vpn.Settings, error) {
 	if s.DefaultAuth != "" {
 		def.Auth = s.DefaultAuth
 	}
+	if s.ShowKeysOnce {
+		def.KeepPrivateKeys = false
+	}
 	path := s.dir.Path(pkgSettings)
 	f, err := s.dir.Load(pkgSettings)
 	var st vpn.Settings
@@ -182,7 +185,7 @@ func applySetting(st *vpn.Settings, name, value string) error {
 		st.MTU = n
 	case setKeepPrivateKeys:
 		if value == "" {
-			st.KeepPrivateKeys = def.KeepPrivateKeys
+			// st holds the default already (which depends on the store).
 			return nil
 		}
 		b, ok := parseBool(value)
@@ -388,7 +391,7 @@ func (s *Store) SetSettings(ctx context.Context, changes ...SettingChange) error
 		}
 	}
 	path := s.dir.Path(pkgSettings)
-	err := s.dir.Update(pkgSettings, func(f *uci.File) error {
+	err := s.dir.UpdateContext(ctx, pkgSettings, func(f *uci.File) error {
 		for _, c := range changes {
 			setOption(f, c.Name, c.Value)
 		}
@@ -445,3 +448,39 @@ func (s *Store) SetPasswordHash(ctx context.Context, hash string) error {
 // SettingsPath returns the path of /etc/config/wgpanel in this store's
 // directory, for messages.
 func (s *Store) SettingsPath() string { return s.dir.Path(pkgSettings) }
+
+// setAllowedHost is the list of extra host names the web UI answers to,
+// besides the router's own names and addresses (see api.HostPolicy).
+const setAllowedHost = "allowed_host"
+
+// AllowedHosts returns the host names in `list allowed_host` of
+// /etc/config/wgpanel. A value that is not a host name is an error naming
+// the option; the others are still returned.
+func (s *Store) AllowedHosts() ([]string, error) {
+	path := s.dir.Path(pkgSettings)
+	f, err := s.dir.Load(pkgSettings)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fileError(path, "read", err)
+	}
+	sec := settingsSection(f)
+	if sec == nil {
+		return nil, nil
+	}
+	var names []string
+	var bad error
+	if o := sec.Option(setAllowedHost); o != nil {
+		for _, v := range o.Values {
+			for _, w := range strings.Fields(v) {
+				if h, err := parseEndpoint(w); err != nil || h == "" {
+					bad = location{file: path, f: f, sec: sec, kind: "wgpanel"}.badOption(setAllowedHost, "%q is not a host name", w)
+					continue
+				}
+				names = append(names, w)
+			}
+		}
+	}
+	return names, bad
+}

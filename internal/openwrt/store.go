@@ -32,6 +32,9 @@ type Store struct {
 	// DefaultAuth, when set, replaces the default of the auth option:
 	// standalone mode has no /etc/shadow worth checking.
 	DefaultAuth string
+	// ShowKeysOnce makes keep_private_keys default to 0, as on OpenWrt,
+	// where /etc/config/network is readable by every local user.
+	ShowKeysOnce bool
 
 	// cache holds the last configuration Load built, for the files as
 	// they were then (see loadKey). UpdateServer never uses it.
@@ -142,7 +145,7 @@ func (s *Store) UpdateServer(ctx context.Context, fn func(cfg *vpn.Config) error
 		fnErr error
 		sum   changes
 	)
-	err = s.dir.Update(pkgNetwork, func(f *uci.File) error {
+	err = s.dir.UpdateContext(ctx, pkgNetwork, func(f *uci.File) error {
 		cfg, st, err := buildConfig(path, settings, f)
 		if err != nil {
 			return err

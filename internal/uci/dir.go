@@ -2,6 +2,7 @@ package uci
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // Dir is a UCI config directory such as /etc/config.
@@ -45,34 +47,89 @@ func checkPackage(pkg string) error {
 
 // Load reads and parses package pkg. A missing file returns an empty *File
 // and an error satisfying errors.Is(err, fs.ErrNotExist): callers decide
-// whether that is fine. A malformed file returns a *ParseError.
+// whether that is fine. A malformed file returns a *ParseError, and a path
+// that is not a regular file a *NotRegularError.
 //
 // Load takes no lock: every writer that follows libuci's protocol replaces
 // the file with a rename, so a reader sees either the old or the new file.
+// Update may afterwards rewrite the replaced file in place (see Update); a
+// read that overlapped that sees the file unlinked and reads again.
 func (d Dir) Load(pkg string) (*File, error) {
 	if err := checkPackage(pkg); err != nil {
 		return nil, err
 	}
 	path := d.Path(pkg)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return &File{Name: path}, fmt.Errorf("uci: load %s: %w", pkg, err)
+	for range 100 {
+		data, replaced, err := readCurrent(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return &File{Name: path}, fmt.Errorf("uci: load %s: %w", pkg, err)
+			}
+			return nil, fmt.Errorf("uci: load %s: %w", pkg, err)
 		}
-		return nil, fmt.Errorf("uci: load %s: %w", pkg, err)
+		if !replaced {
+			return Parse(path, data)
+		}
 	}
-	return Parse(path, data)
+	return nil, fmt.Errorf("uci: load %s: %s keeps being replaced while it is read", pkg, path)
 }
 
-// Update commits a change to package pkg with libuci's protocol. It opens
-// the file (creating it with mode 0600, libuci's UCI_FILEMODE, when it is
-// missing), takes flock(LOCK_EX) on it, and checks that the locked file is
-// still the one at the path: a commit that finished while Update waited has
-// renamed a new file over it, and then Update opens and locks again. Under
-// the lock it reads and parses the file and calls fn. If fn returns nil and
-// the file serializes differently than before, Update writes the new content
-// to <dir>/.<pkg>.uci-XXXXXX, fsyncs it, gives it the old file's mode (and
-// owner, where allowed), renames it over the file and fsyncs the directory.
+// readCurrent reads the file at path. replaced tells that it was replaced
+// by a rename while it was read, so data may not be what it held.
+func readCurrent(path string) (data []byte, replaced bool, err error) {
+	f, err := openRegular(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	data, err = io.ReadAll(f)
+	if err != nil {
+		return nil, false, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, false, err
+	}
+	return data, nlink(st) == 0, nil
+}
+
+func nlink(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
+// Update is UpdateContext without a context.
+func (d Dir) Update(pkg string, fn func(f *File) error) error {
+	return d.UpdateContext(context.Background(), pkg, fn)
+}
+
+// UpdateContext commits a change to package pkg with libuci's protocol. It
+// opens the file (creating it with mode 0600, libuci's UCI_FILEMODE, when
+// it is missing; refusing anything but a regular file), takes flock(LOCK_EX)
+// on it, and checks that the locked file is still the one at the path: a
+// commit that finished while Update waited has renamed a new file over it,
+// and then Update opens and locks again. It then waits while another
+// program's commit is between releasing its lock and renaming its file into
+// place (see temp.go), removing temporary files of dead commits. Under the
+// lock it reads and parses the file and calls fn. If fn returns nil and
+// the file serializes differently than before, Update writes the new
+// content to <dir>/.<pkg>.wgpanel-XXXXXX (locked while it exists), fsyncs
+// it, gives it the old file's mode (and owner, where allowed), renames it
+// over the file and fsyncs the directory.
+//
+// libuci does not check, once it has its lock, that the file is still the
+// one at the path: a libuci commit that waited for Update's lock would read
+// the replaced file and rename it back over Update's change. So after its
+// rename Update also writes the new content into the replaced, now unlinked
+// file (page cache only: it is never synced and is freed with its last
+// reader), and keeps the new file locked until those waiters are done.
+//
+// Waiting for the lock and for other commits ends after LockTimeout without
+// another commit completing, or at ctx's deadline, with a *LockedError
+// naming the holder's pid when /proc/locks shows it. ctx is checked last
+// just before the rename: once ctx is done nothing is written.
 //
 // A malformed file returns its *ParseError and is never overwritten; fn is
 // not called. An error from fn is returned as is and nothing is written.
@@ -86,13 +143,16 @@ func (d Dir) Load(pkg string) (*File, error) {
 // Goroutines of one process may call Update on the same package at once:
 // each call locks through its own open file, and flock locks of different
 // open files exclude each other even within a process.
-func (d Dir) Update(pkg string, fn func(f *File) error) error {
+func (d Dir) UpdateContext(ctx context.Context, pkg string, fn func(f *File) error) error {
 	if err := checkPackage(pkg); err != nil {
 		return err
 	}
 	path := d.Path(pkg)
 	for attempt := 0; attempt < maxLockAttempts; attempt++ {
-		done, err := d.tryUpdate(pkg, path, attempt, fn)
+		// Each attempt follows a commit that completed: LockTimeout
+		// bounds a wait on a program that holds the lock and does not
+		// finish, not a queue of commits that all do.
+		done, err := d.tryUpdate(ctx, pkg, path, attempt, deadline(ctx), fn)
 		if done {
 			return err
 		}
@@ -102,7 +162,7 @@ func (d Dir) Update(pkg string, fn func(f *File) error) error {
 
 // tryUpdate makes one attempt at Update. done is false when the file was
 // replaced or removed while waiting for the lock, and Update must try again.
-func (d Dir) tryUpdate(pkg, path string, attempt int, fn func(f *File) error) (done bool, err error) {
+func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until time.Time, fn func(f *File) error) (done bool, err error) {
 	lf, created, err := openForLock(path)
 	if err != nil {
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
@@ -112,27 +172,51 @@ func (d Dir) tryUpdate(pkg, path string, attempt int, fn func(f *File) error) (d
 	if testHookOpened != nil {
 		testHookOpened(attempt)
 	}
-	if err := flock(lf, syscall.LOCK_EX); err != nil {
-		return true, fmt.Errorf("uci: commit %s: lock %s: %w", pkg, path, err)
+	if err := lockUntil(ctx, lf, path, until); errors.Is(err, errReplaced) {
+		return false, nil
+	} else if err != nil {
+		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
 	// A writer renames its new file over path, so the inode locked here may
 	// no longer be the file at path: then this lock protects nothing.
-	locked, err := lf.Stat()
-	if err != nil {
-		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
-	}
-	current, err := os.Stat(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
-	}
-	if !os.SameFile(locked, current) {
-		return false, nil
+	locked, current, err := lockedIsCurrent(lf, path)
+	if err != nil || !current {
+		return err != nil, err
 	}
 	if testHookLocked != nil {
 		testHookLocked(attempt)
+	}
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
+	}
+	isCurrent := func() bool {
+		_, cur, err := lockedIsCurrent(lf, path)
+		return err == nil && cur
+	}
+	dirs := []string{string(d)}
+	if td := filepath.Dir(target); td != filepath.Clean(string(d)) {
+		dirs = append(dirs, td)
+	}
+	// A libuci commit on a replaced copy of the file is live too.
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
+	}
+	replaced := newReplacedCopies(abs)
+	staleCommit := func() bool {
+		cur, err := os.Stat(abs)
+		return err == nil && replaced.live(cur)
+	}
+	if err := waitForCommits(ctx, dirs, pkg, until, isCurrent, staleCommit); errors.Is(err, errReplaced) {
+		return false, nil
+	} else if err != nil {
+		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
+	}
+	// A commit that was renamed into place while this one scanned for
+	// them left no temporary file behind to see: check again.
+	if _, current, err := lockedIsCurrent(lf, path); err != nil || !current {
+		return err != nil, err
 	}
 
 	// Remove a file created only for the lock, while still holding the
@@ -167,25 +251,89 @@ func (d Dir) tryUpdate(pkg, path string, attempt int, fn func(f *File) error) (d
 		discard()
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
-	if err := replaceFile(path, locked, pkg, after); err != nil {
+	nf, err := replaceFile(ctx, target, locked, pkg, after)
+	if err != nil {
 		discard()
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
+	defer nf.Close()
+	handOver(ctx, lf, nf, path, abs, dirs, pkg, after)
 	return true, nil
 }
 
-// openForLock opens path to lock it, creating an empty file with libuci's
-// mode when there is none. created tells whether this call created it.
+// lockedIsCurrent reports whether the locked file lf is still the file at
+// path. A missing path is not an error: the caller retries.
+func lockedIsCurrent(lf *os.File, path string) (locked fs.FileInfo, current bool, err error) {
+	locked, err = lf.Stat()
+	if err != nil {
+		return nil, false, fmt.Errorf("uci: %w", err)
+	}
+	cur, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return locked, false, nil
+		}
+		return nil, false, fmt.Errorf("uci: %w", err)
+	}
+	return locked, os.SameFile(locked, cur), nil
+}
+
+// handOverWait bounds how long handOver waits for the programs that waited
+// for the replaced file's lock.
+var handOverWait = 2 * time.Second
+
+// handOver runs after the new file nf is in place, with the replaced file
+// old still locked and nf locked too. Programs that opened old before the
+// rename (libuci does not check, once locked, whether its file is still
+// current) read old next, so old gets the new content first; it is
+// unlinked, so this costs no flash write. Then old's lock is released and,
+// while such a program may still commit, nf stays locked: the next commit
+// must not read the file before that program's rename (see
+// replacedCopies).
+func handOver(ctx context.Context, old, nf *os.File, path, abs string, dirs []string, pkg string, data []byte) {
+	st, err := old.Stat()
+	if err != nil || nlink(st) != 0 {
+		return
+	}
+	if err := old.Truncate(0); err == nil {
+		old.WriteAt(data, 0)
+	}
+	flock(old, syscall.LOCK_UN)
+	nst, err := nf.Stat()
+	if err != nil {
+		return
+	}
+	replaced := newReplacedCopies(abs)
+	until := time.Now().Add(handOverWait)
+	ctx = context.WithoutCancel(ctx)
+	for i := 0; ; i++ {
+		cur, err := os.Stat(path)
+		if err != nil || !os.SameFile(cur, nst) {
+			return // renamed over: the waiting is the next commit's
+		}
+		live, _ := liveCommits(dirs, pkg, nil)
+		if !live && len(lockUsers(old)) == 0 && !replaced.live(cur) {
+			return
+		}
+		if pause(ctx, i, until) != nil {
+			return
+		}
+	}
+}
+
+// openForLock opens path for reading and writing to lock it, creating an
+// empty file with libuci's mode when there is none. created tells whether
+// this call created it. Only a regular file is opened.
 func openForLock(path string) (f *os.File, created bool, err error) {
 	for range 100 {
-		f, err = os.Open(path)
+		f, err = openRegular(path, os.O_RDWR, 0)
 		if err == nil {
 			return f, false, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, false, err
 		}
-		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, newFileMode)
+		f, err = openRegular(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, newFileMode)
 		if err == nil {
 			return f, true, nil
 		}
@@ -239,48 +387,51 @@ func checkReadsBack(path string, f *File, data []byte) error {
 	return nil
 }
 
-// replaceFile writes data to a temporary file beside path's real file (a
-// symbolic link is followed, as libuci's realpath does), syncs it, gives it
-// old's mode and owner and renames it over the real file, then syncs the
-// directory. On failure the temporary file is removed.
-func replaceFile(path string, old fs.FileInfo, pkg string, data []byte) (err error) {
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return err
-	}
+// replaceFile writes data to a temporary file beside target (path with its
+// symbolic links followed, as libuci's realpath does), locked from its
+// creation, syncs it, gives it old's mode and owner and, unless ctx is
+// done by then, renames it over target, then syncs the directory. It
+// returns the new file, still open and locked; the caller closes it. On
+// failure the temporary file is removed.
+func replaceFile(ctx context.Context, target string, old fs.FileInfo, pkg string, data []byte) (_ *os.File, err error) {
 	dir := filepath.Dir(target)
-	tmp, err := createTemp(dir, "."+pkg+".uci-")
+	tmp, err := createTemp(dir, "."+pkg+ownTempInfix)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			tmp.Close()
 			os.Remove(tmp.Name())
+			tmp.Close()
 		}
 	}()
+	if err := flock(tmp, syscall.LOCK_EX); err != nil {
+		return nil, err
+	}
 	if _, err := tmp.Write(data); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tmp.Sync(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tmp.Chmod(old.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
-		return err
+		return nil, err
 	}
 	if st, ok := old.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
 		// Keep the owner where we may (as root); libuci does not try.
 		if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil && !errors.Is(err, fs.ErrPermission) {
-			return err
+			return nil, err
 		}
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	// The last moment to give up: a caller whose client was told that the
+	// request failed must not have changed anything.
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if err := os.Rename(tmp.Name(), target); err != nil {
-		return err
+		return nil, err
 	}
-	return syncDir(dir)
+	return tmp, syncDir(dir)
 }
 
 // createTemp creates a new file named prefix plus six random letters and

@@ -27,8 +27,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "update" {
-		if err := runUpdateHelper(); err != nil {
+	helper := map[string]func() error{"update": runUpdateHelper, "libuci": runLibuciHelper}[os.Getenv(helperEnv)]
+	if helper != nil {
+		if err := helper(); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			os.Exit(1)
 		}
@@ -81,6 +82,21 @@ func addPeer(dir Dir, name string) error {
 	})
 }
 
+// startHelper starts the test binary as a helper process of kind (see
+// TestMain) on dir for count commits, with more environment settings.
+func startHelper(ctx context.Context, t *testing.T, kind string, dir Dir, count int, env ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+kind, helperDir+"="+string(dir), helperCount+"="+strconv.Itoa(count))
+	cmd.Env = append(cmd.Env, env...)
+	out := new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start the %s helper: %v", kind, err)
+	}
+	return cmd, out
+}
+
 // newDir returns a fresh directory holding the given files.
 func newDir(t *testing.T, files map[string][]byte) Dir {
 	t.Helper()
@@ -101,7 +117,7 @@ func checkNoTemp(t *testing.T, dir Dir) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if strings.Contains(e.Name(), ".uci-") {
+		if strings.Contains(e.Name(), ".uci-") || strings.Contains(e.Name(), ".wgpanel-") {
 			t.Errorf("temporary file %s left in %s", e.Name(), dir)
 		}
 	}
@@ -488,18 +504,7 @@ func TestUpdateConcurrentProcesses(t *testing.T) {
 	var cmds []*exec.Cmd
 	var outputs []*bytes.Buffer
 	for p := range procs {
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(),
-			helperEnv+"=update",
-			helperDir+"="+string(dir),
-			helperID+"="+strconv.Itoa(p),
-			helperCount+"="+strconv.Itoa(perProc),
-		)
-		out := new(bytes.Buffer)
-		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start helper: %v", err)
-		}
+		cmd, out := startHelper(ctx, t, "update", dir, perProc, helperID+"="+strconv.Itoa(p))
 		cmds = append(cmds, cmd)
 		outputs = append(outputs, out)
 		for i := range perProc {

@@ -10,7 +10,11 @@
 // File.Bytes writes a package back in the layout `uci commit` produces, and
 // Dir.Update commits a change with libuci's protocol: flock on the file,
 // re-read under the lock, a temporary file in the same directory, fsync,
-// the old file mode, rename, fsync of the directory.
+// the old file mode, rename, fsync of the directory. Because libuci
+// releases its lock before it renames, Update also waits for such a commit
+// in flight, removes the temporary files of dead commits, gives up after
+// LockTimeout, and refuses a package path that is not a regular file (see
+// Dir.UpdateContext and temp.go).
 //
 // The package knows no option names and no section types: what network,
 // firewall or wgpanel options mean is internal/openwrt's business. Sections

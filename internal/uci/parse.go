@@ -86,6 +86,13 @@ type parser struct {
 	named map[string]*Section // the named sections
 	types map[string]string   // section types seen, to share their strings
 	names map[string]string   // valid names seen, to share their strings
+
+	// stmt names the statement being parsed for error messages: "config",
+	// "option NAME" once NAME is known to be valid, and so on. Messages
+	// never repeat a value, a type or an invalid name from the file: any of
+	// them may be a key someone typed into the wrong place, and parse
+	// errors reach logs and web clients.
+	stmt string
 }
 
 // getln reads the next physical line into buf at offset, replacing what is
@@ -276,13 +283,13 @@ func (p *parser) nextArg(missing string, kind argKind) (string, *ParseError) {
 		}
 		s := string(word)
 		if !validName(s) {
-			return "", p.errorf("invalid name %s: names may contain only letters, digits and _", quoteShort(s))
+			return "", p.errorf("invalid %s name: names may contain only letters, digits and _", p.stmt)
 		}
 		p.names[s] = s
 		return s, nil
 	case argPackage:
 		if s := string(word); !validPackage(s) {
-			return "", p.errorf("invalid package name %s: it may contain only letters, digits, _ and -", quoteShort(s))
+			return "", p.errorf("invalid package name: it may contain only letters, digits, _ and -")
 		}
 	}
 	return string(word), nil
@@ -296,7 +303,7 @@ func (p *parser) assertEOL() *ParseError {
 		return err
 	}
 	if s != "" {
-		return p.errorf("too many arguments (unexpected %s); quote a value that contains blanks", quoteShort(s))
+		return p.errorf("too many arguments for %s; quote a value that contains blanks", p.stmt)
 	}
 	return nil
 }
@@ -378,10 +385,11 @@ func (p *parser) invalidCommand(word string) *ParseError {
 	case "l", "list":
 		return p.errorf("list without a name")
 	}
-	return p.errorf("invalid command %s: a line must start with config, option, list or package", quoteShort(word))
+	return p.errorf("invalid statement: a line must start with config, option, list or package")
 }
 
 func (p *parser) parsePackage(end int) *ParseError {
+	p.stmt = "package"
 	if err := p.skipKeyword(end, "package without a name"); err != nil {
 		return err
 	}
@@ -394,6 +402,7 @@ func (p *parser) parsePackage(end int) *ParseError {
 }
 
 func (p *parser) parseConfig(end int) *ParseError {
+	p.stmt = "section" // the name is the next word checked as a name
 	if err := p.skipKeyword(end, "config without a section type"); err != nil {
 		return err
 	}
@@ -402,12 +411,13 @@ func (p *parser) parseConfig(end int) *ParseError {
 		return err
 	}
 	if !validType(typ) {
-		return p.errorf("invalid section type %s: it may contain only printable characters other than blanks", quoteShort(typ))
+		return p.errorf("invalid section type: it may contain only printable characters other than blanks")
 	}
 	name, err := p.nextArg("", argName)
 	if err != nil {
 		return err
 	}
+	p.stmt = "config"
 	if err := p.assertEOL(); err != nil {
 		return err
 	}
@@ -419,7 +429,7 @@ func (p *parser) parseConfig(end int) *ParseError {
 	}
 	if s := p.named[name]; s != nil {
 		if s.Type != typ {
-			return p.errorf("section %q is defined again with type %q; it was %q before", name, typ, s.Type)
+			return p.errorf("section %s is defined again with another type than before", name)
 		}
 		p.cur = s
 		return nil
@@ -434,9 +444,10 @@ func (p *parser) parseOption(end int, list bool) *ParseError {
 	if p.cur == nil {
 		return p.errorf("option or list before the first config section")
 	}
-	missing := "option without a name"
+	var missing string
+	missing, p.stmt = "option without a name", "option"
 	if list {
-		missing = "list without a name"
+		missing, p.stmt = "list without a name", "list"
 	}
 	if err := p.skipKeyword(end, missing); err != nil {
 		return err
@@ -445,6 +456,7 @@ func (p *parser) parseOption(end int, list bool) *ParseError {
 	if err != nil {
 		return err
 	}
+	p.stmt += " " + name
 	value, err := p.nextArg("", argValue)
 	if err != nil {
 		return err

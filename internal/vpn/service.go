@@ -487,7 +487,9 @@ type prober interface {
 // peer) after its live apply failed, so that the failed request leaves the
 // configuration as it was.
 func (s *Service) restore(ctx context.Context, key wgtypes.Key, old *Peer) {
-	err := s.store.UpdateServer(ctx, func(cfg *Config) error {
+	// The rollback must happen even when the request's context ended
+	// meanwhile: that is often why the apply failed.
+	err := s.store.UpdateServer(context.WithoutCancel(ctx), func(cfg *Config) error {
 		if cfg.Server == nil {
 			return nil
 		}
@@ -556,13 +558,15 @@ func (s *Service) UpdatePeer(ctx context.Context, key wgtypes.Key, u PeerUpdate)
 			}
 			return errUnknownPeer(key.String())
 		}
+		// The rollback copy is taken before any field changes, so that a
+		// failed apply restores the name too.
+		old = *p
 		if u.Name != nil {
 			if nameTaken(cfg.Server, *u.Name, key) {
 				return errNameTaken(*u.Name)
 			}
 			p.Name = *u.Name
 		}
-		old = *p
 		if err := u.applyExtra(p, s.now()); err != nil {
 			return err
 		}

@@ -1,0 +1,189 @@
+package uci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// setLockTimeout shortens LockTimeout for one test.
+func setLockTimeout(t *testing.T, d time.Duration) {
+	old := LockTimeout
+	LockTimeout = d
+	t.Cleanup(func() { LockTimeout = old })
+}
+
+// TestUpdateLockTimeout holds the package lock as another program would and
+// checks that Update gives up after LockTimeout, names the holder's pid and
+// writes nothing.
+func TestUpdateLockTimeout(t *testing.T) {
+	setLockTimeout(t, 300*time.Millisecond)
+	dir := newDir(t, map[string][]byte{"network": readFixture(t, "network.wireguard-example")})
+	before := readDirFile(t, dir, "network")
+	holder, err := os.Open(dir.Path("network"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = addPeer(dir, "late")
+	took := time.Since(start)
+	var le *LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("Update with the lock held elsewhere = %v; want a *LockedError", err)
+	}
+	if want := fmt.Sprintf("locked by another program (pid %d)", os.Getpid()); !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %q; want it to contain %q", err, want)
+	}
+	if took < 300*time.Millisecond || took > 3*time.Second {
+		t.Errorf("Update gave up after %v; want about 300ms", took)
+	}
+	if got := readDirFile(t, dir, "network"); string(got) != string(before) {
+		t.Error("the file changed")
+	}
+	checkNoTemp(t, dir)
+
+	// A context deadline sooner than LockTimeout ends the wait sooner.
+	setLockTimeout(t, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	err = dir.UpdateContext(ctx, "network", func(f *File) error { f.AddSection("x", ""); return nil })
+	if err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("UpdateContext with a 100ms deadline = %v after %v; want an error soon", err, time.Since(start))
+	}
+}
+
+// TestUpdateContextDoneBeforeRename checks that a context ending while the
+// change is being made writes nothing: the caller may already have told its
+// client that the request failed.
+func TestUpdateContextDoneBeforeRename(t *testing.T) {
+	dir := newDir(t, map[string][]byte{"network": readFixture(t, "network.wireguard-example")})
+	before := readDirFile(t, dir, "network")
+	ctx, cancel := context.WithCancel(context.Background())
+	err := dir.UpdateContext(ctx, "network", func(f *File) error {
+		f.AddSection("wireguard_wg0", "").Set("description", "too late")
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("UpdateContext = %v; want context.Canceled", err)
+	}
+	if got := readDirFile(t, dir, "network"); string(got) != string(before) {
+		t.Error("the file changed after the context ended")
+	}
+	checkNoTemp(t, dir)
+}
+
+// TestNotRegularFile puts a FIFO where the package file belongs: Load and
+// Update must refuse it at once instead of blocking on it.
+func TestNotRegularFile(t *testing.T) {
+	dir := newDir(t, nil)
+	if err := syscall.Mkfifo(dir.Path("network"), 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	done := make(chan [2]error, 1)
+	go func() {
+		_, lerr := dir.Load("network")
+		done <- [2]error{lerr, addPeer(dir, "x")}
+	}()
+	select {
+	case errs := <-done:
+		for i, err := range errs {
+			var nr *NotRegularError
+			if !errors.As(err, &nr) || !strings.Contains(err.Error(), "is not a regular file (it is a named pipe)") {
+				t.Errorf("call %d on a FIFO = %v; want a *NotRegularError", i, err)
+			}
+		}
+	case <-time.After(5 * time.Second):
+		// Unblock the goroutine so that the test binary can exit.
+		if f, err := os.OpenFile(dir.Path("network"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("Load or Update blocked on a FIFO")
+	}
+}
+
+// TestStaleTempFiles leaves temporary files of dead commits behind, as kill
+// -9 does, and checks that the next commit removes them but waits for a
+// libuci commit that is between unlocking and renaming.
+func TestStaleTempFiles(t *testing.T) {
+	// A file's status change time cannot be set back, so the test makes
+	// libuci's files go stale sooner instead.
+	staleLibuciTemp = 100 * time.Millisecond
+	defer func() { staleLibuciTemp = 3 * time.Second }()
+	dir := newDir(t, map[string][]byte{"network": readFixture(t, "network.wireguard-example")})
+	write := func(name string, age time.Duration) string {
+		path := filepath.Join(string(dir), name)
+		if err := os.WriteFile(path, []byte("private copy\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-age)
+		if err := os.Chtimes(path, old, old); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	ownDead := write(".network.wgpanel-AAAAAA", 0)
+	libuciDead := write(".network.uci-BBBBBB", time.Minute)
+	otherPkg := write(".firewall.uci-CCCCCC", time.Minute)
+	time.Sleep(150 * time.Millisecond)
+	if err := addPeer(dir, "after a crash"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{ownDead, libuciDead} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s of a dead commit is still there", filepath.Base(p))
+		}
+	}
+	if _, err := os.Stat(otherPkg); err != nil {
+		t.Errorf("a temporary file of another package was removed: %v", err)
+	}
+	os.Remove(otherPkg)
+
+	// A fresh, unlocked libuci temporary file is a commit in its gap:
+	// Update waits for its rename.
+	staleLibuciTemp = 3 * time.Second
+	gap := filepath.Join(string(dir), ".network.uci-DDDDDD")
+	data := append(readDirFile(t, dir, "network"), "\nconfig uci_marker\n\toption id 'gap'\n"...)
+	if err := os.WriteFile(gap, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	renamed := make(chan error, 1)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		renamed <- os.Rename(gap, dir.Path("network"))
+	}()
+	if err := addPeer(dir, "after the gap"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-renamed; err != nil {
+		t.Fatalf("the libuci commit's rename failed: %v", err)
+	}
+	f, err := dir.Load("network")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, s := range f.Sections {
+		if v, ok := s.Get("id"); ok {
+			found = append(found, v)
+		}
+		if v, ok := s.Get("description"); ok && v == "after the gap" {
+			found = append(found, v)
+		}
+	}
+	if strings.Join(found, ",") != "gap,after the gap" {
+		t.Errorf("after a commit racing libuci's gap the file has %q; want both changes", found)
+	}
+	checkNoTemp(t, dir)
+}
