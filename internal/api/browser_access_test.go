@@ -87,7 +87,7 @@ func TestPageUsageInBrowser(t *testing.T) {
 	b.open(srv.URL)
 	b.login("add-open")
 	row := fmt.Sprintf(`document.querySelector('li[data-id=%q]')`, id)
-	b.waitFor("the sparkline", row+` && `+row+`.querySelector('.spark-line').getAttribute('d').startsWith('M0.0 ')`)
+	b.waitFor("the sparkline", row+` && `+`(`+row+`.querySelector('.spark-line').getAttribute('d') || '').startsWith('M0.0 ')`)
 	b.Step("open the details", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] .peer-details summary`, id))))
 	b.waitFor("the chart", `(`+row+`.querySelector('.chart-bars').getAttribute('d') || '').split('M').length === 3 && `+
 		row+`.querySelector('.usage-sum').textContent.startsWith('the last 48 hours: ↓ 22 B ↑ 11 B')`)
