@@ -62,7 +62,13 @@ func BenchmarkUpdateServerAdd250(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		if err := os.WriteFile(dir.Path("network"), data, 0o600); err != nil {
+		// Put the file back the way libuci and wgpanel write it: a new
+		// file renamed into place.
+		tmp := dir.Path(".network.bench")
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Rename(tmp, dir.Path("network")); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

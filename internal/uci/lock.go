@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -254,12 +255,17 @@ func newReplacedCopies(path string) *replacedCopies {
 // live reports whether a commit on a replaced copy may still rename; cur
 // is the file at the path now.
 func (rc *replacedCopies) live(cur fs.FileInfo) bool {
-	pids := openers(rc.name)
-	if len(pids) == 0 {
-		return false
-	}
 	id, ok := fileID(cur)
 	if !ok {
+		return false
+	}
+	version := cleanKey(id, cur)
+	if v, ok := cleanFiles.Load(rc.name); ok && v == version {
+		return false
+	}
+	pids := openers(rc.name)
+	if len(pids) == 0 {
+		cleanFiles.Store(rc.name, version)
 		return false
 	}
 	dev := id[:strings.LastIndexByte(id, ':')+1]
@@ -280,6 +286,24 @@ func (rc *replacedCopies) live(cur fs.FileInfo) bool {
 		}
 	}
 	return false
+}
+
+// cleanFiles remembers, per replaced-copy name, the version of the file
+// that was current when a scan of /proc found no process with a replaced
+// copy open. A copy cannot be opened any more once it is replaced, so as
+// long as that version is still the file, a new scan cannot find one
+// either: the scan, which reads every open file of every process, is made
+// once per version of the file instead of at every check.
+var cleanFiles sync.Map
+
+// cleanKey names a version of a file: its inode, and its change time, which
+// a rename sets, so that an inode number used again is another version.
+func cleanKey(id string, fi fs.FileInfo) string {
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	if st == nil {
+		return id
+	}
+	return fmt.Sprintf("%s@%d.%09d", id, st.Ctim.Sec, st.Ctim.Nsec)
 }
 
 // openers returns the processes other than this one that have a file open

@@ -1,10 +1,12 @@
 package uci
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -186,4 +188,55 @@ func TestStaleTempFiles(t *testing.T) {
 		t.Errorf("after a commit racing libuci's gap the file has %q; want both changes", found)
 	}
 	checkNoTemp(t, dir)
+}
+
+// TestReplacedCopiesScanOncePerVersion checks that a clean scan is
+// remembered only for the version of the file it saw: once the file is
+// replaced, a process that still has the old copy open is found again.
+func TestReplacedCopiesScanOncePerVersion(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "network")
+	if err := os.WriteFile(path, []byte("config interface 'lan'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc := newReplacedCopies(path)
+	stat := func() os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	if rc.live(stat()) {
+		t.Fatal("live with no other process; want not live")
+	}
+
+	// Another process opens the current file, as libuci does before it
+	// locks; then the file is replaced under it.
+	reader := exec.Command("sh", "-c", `exec 3<"$1"; echo opened; exec sleep 10`, "sh", path)
+	out, err := reader.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if rc.live(stat()) {
+		t.Fatal("live while the other process has the current file open; want not live (nothing is replaced)")
+	}
+	tmp := filepath.Join(dir, ".network.new")
+	if err := os.WriteFile(tmp, []byte("config interface 'wan'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if !rc.live(stat()) {
+		t.Error("not live after the file was replaced under a process that has it open; want live")
+	}
 }
