@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgpanel/wgpanel/internal/usage"
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
@@ -59,12 +60,21 @@ const (
 // end, start-up included, or the RSS after listing if higher) in MB of
 // 10^6 bytes, and fails when the RSS after listing is over 15 MB.
 func BenchmarkServeRSS(b *testing.B) {
-	b.Run("dev", func(b *testing.B) { benchServeRSS(b, false) })
-	b.Run("router", func(b *testing.B) { benchServeRSS(b, true) })
+	b.Run("dev", func(b *testing.B) { benchServeRSS(b, false, false) })
+	b.Run("dev-history", func(b *testing.B) { benchServeRSS(b, false, true) })
+	b.Run("router", func(b *testing.B) { benchServeRSS(b, true, false) })
 }
 
-func benchServeRSS(b *testing.B, router bool) {
-	tp := newTopo(b, topoOptions{router: router, beforeServe: func(tp *topo) { writePeers(b, tp, rssPeers) }})
+// benchServeRSS measures serve's memory; with history, every peer comes
+// with a full usage history (90 daily totals, 48 hours of 5-minute
+// buckets) in the state directory, which serve --dev loads at start.
+func benchServeRSS(b *testing.B, router, history bool) {
+	tp := newTopo(b, topoOptions{router: router, beforeServe: func(tp *topo) {
+		keys := writePeers(b, tp, rssPeers)
+		if history {
+			seedHistory(b, filepath.Join(tp.stateDir, "usage"), keys)
+		}
+	}})
 	what, password := "serve --dev", tp.password
 	if router {
 		what = "serve (router build and mode, device from netifd)"
@@ -104,6 +114,9 @@ func benchServeRSS(b *testing.B, router bool) {
 	b.ReportMetric(idle, "idle-RSS-MB")
 	b.ReportMetric(after, "RSS-after-list-MB")
 	b.ReportMetric(peak, "peak-RSS-MB")
+	if history {
+		what += ", a full usage history for each peer"
+	}
 	b.Logf("%s with %d peers: RSS idle %.1f MB, after %d lists %.1f MB (anonymous %.1f, file %.1f), peak %.1f MB (VmHWM) after %d more lists of %v each",
 		what, rssPeers, idle, rssLists, after, anon, file, peak, b.N, (b.Elapsed() / time.Duration(max(b.N, 1))).Round(time.Microsecond))
 	if after > rssLimit {
@@ -114,8 +127,9 @@ func benchServeRSS(b *testing.B, router bool) {
 // writePeers writes S/config/network before serve's first start: the
 // starter's loopback and lan interfaces, the WireGuard interface tp.wgIf,
 // and n peers as `peer add` writes them (private and preshared key kept,
-// one /32 each from 10.66.66.2 up, split tunnel), with fresh keys.
-func writePeers(t testing.TB, tp *topo, n int) {
+// one /32 each from 10.66.66.2 up, split tunnel), with fresh keys, and
+// returns the peers' public keys.
+func writePeers(t testing.TB, tp *topo, n int) []string {
 	t.Helper()
 	if n > 253 {
 		t.Fatalf("writePeers: %d peers do not fit in 10.66.66.0/24", n)
@@ -134,6 +148,7 @@ func writePeers(t testing.TB, tp *topo, n int) {
 		"\toption ipaddr '%s'\n\toption netmask '255.255.255.0'\n", routerLAN)
 	fmt.Fprintf(&buf, "\nconfig interface '%s'\n\toption proto 'wireguard'\n\toption private_key '%s'\n"+
 		"\toption listen_port '%d'\n\tlist addresses '%s/24'\n", tp.wgIf, server, listenPort, routerTunnel)
+	keys := make([]string, n)
 	for i := 0; i < n; i++ {
 		priv, err := wgtypes.GeneratePrivateKey()
 		if err != nil {
@@ -147,8 +162,46 @@ func writePeers(t testing.TB, tp *topo, n int) {
 			"\toption private_key '%s'\n\toption preshared_key '%s'\n\tlist allowed_ips '10.66.66.%d/32'\n"+
 			"\toption route_allowed_ips '1'\n\toption wgpanel_tunnel 'split'\n",
 			tp.wgIf, i, priv.PublicKey(), priv, psk, i+2)
+		keys[i] = priv.PublicKey().String()
 	}
 	writeFile(t, filepath.Join(tp.configDir, "network"), buf.String(), 0o600)
+	return keys
+}
+
+// seedHistory writes a usage history file at path in which each of keys
+// has traffic in every one of the 90 days and every 5-minute bucket of
+// the last 48 hours: the most a history holds.
+func seedHistory(t testing.TB, path string, keys []string) {
+	t.Helper()
+	end := time.Now()
+	at := end.Add(-90 * 24 * time.Hour)
+	h := usage.Open(usage.Options{FlashPath: path, FlashInterval: time.Hour, Now: func() time.Time { return at }})
+	cs := make([]usage.Counter, len(keys))
+	for i, k := range keys {
+		cs[i].Key = k
+	}
+	record := func() {
+		for i := range cs {
+			cs[i].Rx += 1_000_000 + uint64(i)
+			cs[i].Tx += 100_000 + uint64(i)
+		}
+		if err := h.Record(cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ; at.Before(end.Add(-48 * time.Hour)); at = at.Add(24 * time.Hour) {
+		record()
+	}
+	for ; !at.After(end); at = at.Add(usage.SampleInterval) {
+		record()
+	}
+	at = end
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() < int64(len(keys))*1000 {
+		t.Fatalf("the seeded history %s: %v; want a file of the full history", path, err)
+	}
 }
 
 // procStatusMB returns a "kB" field of /proc/PID/status in MB (10^6 bytes).
