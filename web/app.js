@@ -345,10 +345,25 @@ async function loadSettings() {
   try {
     const st = await api('GET', '/api/settings');
     showEndpointWarning(st.warnings);
+    $('c2c').checked = st.client_to_client;
   } catch (e) {
-    if (e.status === 503) $('endpoint-save').disabled = true;
+    if (e.status === 503) $('endpoint-save').disabled = $('c2c').disabled = true;
   }
 }
+
+$('c2c').addEventListener('change', async () => {
+  const want = $('c2c').checked;
+  setText('c2c-error', '');
+  $('c2c').disabled = true;
+  try {
+    $('c2c').checked = (await api('PATCH', '/api/settings', { client_to_client: want })).client_to_client;
+  } catch (e) {
+    $('c2c').checked = !want;
+    setText('c2c-error', e.message);
+  } finally {
+    $('c2c').disabled = false;
+  }
+});
 
 function showEndpointWarning(warnings) {
   const msg = (warnings && warnings.endpoint) || '';

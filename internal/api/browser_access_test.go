@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +96,24 @@ func TestPageUsageInBrowser(t *testing.T) {
 	b.Step("90 days", chromedp.Click(chromedp.CSS(fmt.Sprintf(`li[data-id=%q] button[data-range="90d"]`, id))))
 	b.waitFor("the 90-day chart", row+`.querySelector('.usage-sum').textContent.startsWith('the last 90 days')`)
 	b.noOverflow("details with the chart")
+}
+
+// TestPageClientToClientInBrowser turns the switch for devices reaching each
+// other on in the page and checks that it lands in /etc/config/wgpanel.
+func TestPageClientToClientInBrowser(t *testing.T) {
+	b := startBrowser(t)
+	e, dir := newUCIEnv(t, baseRouter(t))
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	b.open(srv.URL)
+	b.login("add-open")
+	b.waitFor("the switch, off", `document.getElementById('c2c').checked === false && !document.getElementById('c2c').disabled`)
+	b.Step("turn it on", chromedp.Click(chromedp.ID("c2c")))
+	b.waitFor("the switch saved", `document.getElementById('c2c').checked && !document.getElementById('c2c').disabled`)
+	if file, _ := os.ReadFile(dir.Path("wgpanel")); !strings.Contains(string(file), "option client_to_client '1'") {
+		t.Errorf("wgpanel file after turning the switch on:\n%s\nwant option client_to_client '1'", file)
+	}
+	if msg := b.Eval(`document.getElementById('c2c-error').textContent`); msg != "" {
+		t.Errorf("error next to the switch: %q", msg)
+	}
 }

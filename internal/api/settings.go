@@ -25,6 +25,8 @@ type settingsJSON struct {
 	DNS             []string `json:"dns"`
 	MTU             int      `json:"mtu"`
 	KeepPrivateKeys bool     `json:"keep_private_keys"`
+	// ClientToClient lets devices reach each other through the tunnel.
+	ClientToClient bool `json:"client_to_client"`
 	// Warnings holds, by field, why a saved value will not work for
 	// phones on the internet (a private endpoint); empty when none.
 	Warnings map[string]string `json:"warnings"`
@@ -44,7 +46,7 @@ func (s *server) writeSettings(w http.ResponseWriter, r *http.Request, st Settin
 		return
 	}
 	out := settingsJSON{Endpoint: v.Endpoint, DNS: []string{}, MTU: v.MTU, KeepPrivateKeys: v.KeepPrivateKeys,
-		Warnings: map[string]string{}}
+		ClientToClient: v.ClientToClient, Warnings: map[string]string{}}
 	for _, a := range v.DNS {
 		out.DNS = append(out.DNS, a.String())
 	}
@@ -62,7 +64,8 @@ func (s *server) handleSettingsGet(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleSettingsPatch changes the fields present in the body, all or none:
-// {"endpoint"?, "dns"?, "mtu"?, "keep_private_keys"?}. An empty endpoint or
+// {"endpoint"?, "dns"?, "mtu"?, "keep_private_keys"?, "client_to_client"?}.
+// An empty endpoint or
 // dns list, or mtu 0, removes the option.
 func (s *server) handleSettingsPatch(w http.ResponseWriter, r *http.Request) {
 	st := s.settingsStore(w)
@@ -74,6 +77,7 @@ func (s *server) handleSettingsPatch(w http.ResponseWriter, r *http.Request) {
 		DNS             *[]string `json:"dns"`
 		MTU             *int      `json:"mtu"`
 		KeepPrivateKeys *bool     `json:"keep_private_keys"`
+		ClientToClient  *bool     `json:"client_to_client"`
 	}
 	if !decode(w, r, &req) {
 		return
@@ -101,8 +105,11 @@ func (s *server) handleSettingsPatch(w http.ResponseWriter, r *http.Request) {
 	if req.KeepPrivateKeys != nil {
 		ch = append(ch, openwrt.SettingChange{Name: "keep_private_keys", Value: map[bool]string{true: "1", false: "0"}[*req.KeepPrivateKeys]})
 	}
+	if req.ClientToClient != nil {
+		ch = append(ch, openwrt.SettingChange{Name: "client_to_client", Value: map[bool]string{true: "1", false: "0"}[*req.ClientToClient]})
+	}
 	if len(ch) == 0 {
-		writeError(w, http.StatusBadRequest, "Nothing to change: give endpoint, dns, mtu or keep_private_keys.", "")
+		writeError(w, http.StatusBadRequest, "Nothing to change: give endpoint, dns, mtu, keep_private_keys or client_to_client.", "")
 		return
 	}
 	if err := st.SetSettings(r.Context(), ch...); err != nil {

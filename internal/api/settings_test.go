@@ -12,6 +12,7 @@ type settingsAnswer struct {
 	DNS             []string          `json:"dns"`
 	MTU             int               `json:"mtu"`
 	KeepPrivateKeys bool              `json:"keep_private_keys"`
+	ClientToClient  bool              `json:"client_to_client"`
 	Warnings        map[string]string `json:"warnings"`
 }
 
@@ -36,6 +37,16 @@ func TestSettingsGetPatch(t *testing.T) {
 		if !strings.Contains(string(file), want) {
 			t.Errorf("wgpanel file lacks %q:\n%s", want, file)
 		}
+	}
+	// The switch for devices reaching each other, on and off again.
+	if got = decodeJSON[settingsAnswer](t, e.do("PATCH", "/api/settings", `{"client_to_client":true}`)); !got.ClientToClient {
+		t.Errorf("PATCH client_to_client true: %+v", got)
+	}
+	if file, _ := os.ReadFile(dir.Path("wgpanel")); !strings.Contains(string(file), "option client_to_client '1'") {
+		t.Errorf("wgpanel file lacks client_to_client '1':\n%s", file)
+	}
+	if got = decodeJSON[settingsAnswer](t, e.do("PATCH", "/api/settings", `{"client_to_client":false}`)); got.ClientToClient {
+		t.Errorf("PATCH client_to_client false: %+v", got)
 	}
 	// One field alone leaves the others; empty values remove the options.
 	got = decodeJSON[settingsAnswer](t, e.do("PATCH", "/api/settings", `{"mtu":0,"dns":[]}`))
