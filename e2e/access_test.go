@@ -163,12 +163,13 @@ func TestAccessSwitchesLive(t *testing.T) {
 	// An end date two seconds ahead: the daemon disables the phone then.
 	end := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339)
 	c.patch("/api/peers/"+id, `{"expires":"`+end+`"}`, http.StatusOK)
+	// UCI is written first, then the device: wait for both.
 	disabled := false
 	for i := 0; i < 40 && !disabled; i++ { // 8 s
 		time.Sleep(200 * time.Millisecond)
-		disabled = !tp.peers()["phone"].Enabled
+		disabled = !tp.peers()["phone"].Enabled && !tp.onDevice(key)
 	}
-	if !disabled || tp.onDevice(key) {
+	if !disabled {
 		t.Errorf("the phone is still enabled (or on the device) after its end date %s", end)
 	}
 	if !strings.Contains(tp.serveLog.String(), "device disabled: its access ended") {
