@@ -162,19 +162,6 @@ func fetchPackages(t *testing.T) (map[debs.Arch]*debs.Set, string, error) {
 	return fetchSets, fetchCache, fetchErr
 }
 
-// repoRoot is the repository root: this package lives in e2e/vm.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("repository root %s has no go.mod: %v", root, err)
-	}
-	return root
-}
-
 // goBuild builds a static program for the VM's architecture and returns it.
 func goBuild(t *testing.T, va vmArch, dir, name string, args ...string) []byte {
 	t.Helper()
@@ -185,7 +172,7 @@ func goBuild(t *testing.T, va vmArch, dir, name string, args ...string) []byte {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goTool(), args...)
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = testutil.RepoRoot(t)
 	cmd.Env = append(os.Environ(), append([]string{"CGO_ENABLED=0", "GOOS=linux"}, va.goenv...)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, b)
@@ -210,7 +197,7 @@ func routerWgpanel(t *testing.T, va vmArch, dir string) ([]byte, string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "ipk", "GO="+goTool(),
 		"ARCH="+va.ipkArch, "DIST="+dist, "BUILD="+filepath.Join(dir, "build"))
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = testutil.RepoRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make ipk ARCH=%s: %v\n%s", va.ipkArch, err, b)
 	}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -261,5 +262,25 @@ func requirePrivateNetNS(t testing.TB) {
 	parent := os.Getenv(envParentNetNS)
 	if parent == "" || self == parent {
 		t.Fatalf("the child process runs in its parent's network namespace %s; refusing to touch its interfaces", self)
+	}
+}
+
+// RepoRoot returns the repository's root: the nearest directory above the
+// test's working directory (its package) that holds go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no go.mod above %s", dir)
+		}
+		dir = parent
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgpanel/wgpanel/internal/testutil"
 	"github.com/wgpanel/wgpanel/packaging/apkcheck"
 )
 
@@ -271,7 +272,7 @@ func TestAPKBinary(t *testing.T) {
 // SOURCE_DATE_EPOCH and wants the same bytes.
 func TestAPKReproducible(t *testing.T) {
 	b := buildPackages(t, wrtArch)
-	root := repoRoot(t)
+	root := testutil.RepoRoot(t)
 	dist := t.TempDir()
 	bin := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(b.apkPath))), "build", wrtArch, "wgpanel")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -303,7 +304,7 @@ func commitTime(t *testing.T) int64 {
 		}
 		return n
 	}
-	out, err := runIn(context.Background(), repoRoot(t), "git", "log", "-1", "--format=%ct")
+	out, err := runIn(context.Background(), testutil.RepoRoot(t), "git", "log", "-1", "--format=%ct")
 	if err != nil {
 		t.Fatalf("git log: %v\n%s", err, out)
 	}

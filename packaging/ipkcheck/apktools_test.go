@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgpanel/wgpanel/internal/testutil"
 	"github.com/wgpanel/wgpanel/packaging/apkv3"
 )
 
@@ -74,8 +75,8 @@ func TestApkToolsInstallUpgradeRemove(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "run", "./packaging/apkpack", "-binary", bin, "-arch", wrtArch,
-		"-version", v2, "-root", repoRoot(t), "-out", dir)
-	cmd.Dir = repoRoot(t)
+		"-version", v2, "-root", testutil.RepoRoot(t), "-out", dir)
+	cmd.Dir = testutil.RepoRoot(t)
 	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime(t), 10))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("apkpack: %v\n%s", err, out)

@@ -47,26 +47,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// repoRoot is the repository root: this package lives in packaging/ipkcheck.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "Makefile")); err != nil {
-		t.Fatalf("repository root %s has no Makefile: %v", root, err)
-	}
-	return root
-}
-
 // buildPackages runs `make ipk apk ARCH=arch` into a temporary directory,
 // once per architecture and test binary, and returns both opened packages,
 // built from the same binary.
 func buildPackages(t *testing.T, arch string) *built {
 	t.Helper()
 	testutil.RequireCommand(t, "make", "go", "git")
-	root := repoRoot(t)
+	root := testutil.RepoRoot(t)
 
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -163,7 +150,7 @@ func runIn(ctx context.Context, dir, name string, args ...string) ([]byte, error
 // readRepoFile returns a file of the repository, by slash-separated path.
 func readRepoFile(t testing.TB, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), filepath.FromSlash(rel)))
+	b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), filepath.FromSlash(rel)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ var shellScripts = []string{"init.d/wgpanel", "packaging/scripts/postinst", "pac
 // /etc/rc.common provides.
 func TestShellcheck(t *testing.T) {
 	testutil.RequireCommand(t, "shellcheck")
-	root := repoRoot(t)
+	root := testutil.RepoRoot(t)
 	for _, rel := range shellScripts {
 		t.Run(rel, func(t *testing.T) {
 			out, err := exec.Command("shellcheck", "--norc", "-s", "sh", "-S", "style", filepath.Join(root, rel)).CombinedOutput()
@@ -41,7 +41,7 @@ func TestShellcheck(t *testing.T) {
 // repository: opkg runs postinst and prerm directly, and the package takes
 // its modes from the Makefile, but a checkout should match.
 func TestScriptsExecutable(t *testing.T) {
-	root := repoRoot(t)
+	root := testutil.RepoRoot(t)
 	for _, rel := range shellScripts[:3] {
 		st, err := os.Stat(filepath.Join(root, rel))
 		if err != nil {
@@ -156,7 +156,7 @@ type scriptRoot string
 func newScriptRoot(t *testing.T) scriptRoot {
 	t.Helper()
 	r := newBusyboxRoot(t)
-	root := repoRoot(t)
+	root := testutil.RepoRoot(t)
 	for _, f := range []struct {
 		rel, dest string
 		mode      os.FileMode

@@ -385,7 +385,7 @@ func TestVersionOrder(t *testing.T) {
 // both apk and opkg.
 func TestVersionScheme(t *testing.T) {
 	testutil.RequireCommand(t, "git", "make")
-	makefile := filepath.Join(repoRoot(t), "Makefile")
+	makefile := filepath.Join(testutil.RepoRoot(t), "Makefile")
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
