@@ -121,23 +121,29 @@ func (s *Store) remember(key loadKey, cfg *vpn.Config) bool {
 }
 
 // cloneConfig returns a deep copy of c: nothing a caller changes in the
-// copy, through any slice or pointer, shows in c. The peers' addresses and
-// keys are copied into one backing array each, capacity-limited per peer,
-// so that a clone of 250 peers costs a handful of allocations.
+// copy, through any slice or pointer, shows in c.
 func cloneConfig(c *vpn.Config) *vpn.Config {
 	out := &vpn.Config{Settings: c.Settings, Network: c.Network}
 	out.Settings.DNS = slices.Clone(c.Settings.DNS)
 	out.Network.LANs = slices.Clone(c.Network.LANs)
-	if c.Server == nil {
-		return out
+	out.Server = cloneServer(c.Server)
+	return out
+}
+
+// cloneServer returns a deep copy of s (nil for nil). The peers' addresses
+// and keys are copied into one backing array each, capacity-limited per
+// peer, so that a clone of 250 peers costs a handful of allocations.
+func cloneServer(s *vpn.Server) *vpn.Server {
+	if s == nil {
+		return nil
 	}
-	srv := *c.Server
-	srv.Addresses = slices.Clone(c.Server.Addresses)
-	if c.Server.Peers != nil {
-		srv.Peers = make([]vpn.Peer, len(c.Server.Peers))
+	srv := *s
+	srv.Addresses = slices.Clone(s.Addresses)
+	if s.Peers != nil {
+		srv.Peers = make([]vpn.Peer, len(s.Peers))
 		var nPrefixes, nKeys int
-		for i := range c.Server.Peers {
-			p := &c.Server.Peers[i]
+		for i := range s.Peers {
+			p := &s.Peers[i]
 			nPrefixes += len(p.AllowedIPs)
 			if p.PresharedKey != nil {
 				nKeys++
@@ -155,8 +161,8 @@ func cloneConfig(c *vpn.Config) *vpn.Config {
 			keys = append(keys, *k) // within capacity: earlier pointers stay valid
 			return &keys[len(keys)-1]
 		}
-		for i := range c.Server.Peers {
-			p := c.Server.Peers[i]
+		for i := range s.Peers {
+			p := s.Peers[i]
 			if p.AllowedIPs != nil {
 				n := len(prefixes)
 				prefixes = append(prefixes, p.AllowedIPs...)
@@ -168,12 +174,11 @@ func cloneConfig(c *vpn.Config) *vpn.Config {
 			srv.Peers[i] = p
 		}
 	}
-	if c.Server.Odd != nil {
-		srv.Odd = slices.Clone(c.Server.Odd)
+	if s.Odd != nil {
+		srv.Odd = slices.Clone(s.Odd)
 		for i := range srv.Odd {
 			srv.Odd[i].AllowedIPs = slices.Clone(srv.Odd[i].AllowedIPs)
 		}
 	}
-	out.Server = &srv
-	return out
+	return &srv
 }

@@ -3,7 +3,6 @@ package openwrt
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -101,7 +100,11 @@ func parseServer(path string, f *uci.File, ifname string) (*vpn.Server, *serverS
 		return nil, nil, loc.badOption(optAddresses, "%v", err)
 	}
 
-	for _, ps := range f.SectionsByType(peerType(ifname)) {
+	secs := f.SectionsByType(peerType(ifname))
+	st.peers = make(map[wgtypes.Key]*uci.Section, len(secs))
+	// Room for one more: adding a peer is the most common change.
+	srv.Peers = make([]vpn.Peer, 0, len(secs)+1)
+	for _, ps := range secs {
 		p, problem := parsePeer(ps)
 		if problem == nil {
 			if other, dup := st.peers[p.PublicKey]; dup {
@@ -232,15 +235,27 @@ func sectionRef(f *uci.File, s *uci.Section) string {
 	return "@" + s.Type
 }
 
-// values returns the whitespace-separated words of an option or list, the
-// way wireguard.sh's config_get and for-loops split them.
+// values returns the words of an option or list, split the way
+// wireguard.sh's config_get and for-loops split them: at spaces, tabs and
+// newlines (the shell's default IFS), and nothing else.
 func values(sec *uci.Section, name string) []string {
-	var out []string
-	for _, v := range sec.List(name) {
-		out = append(out, strings.Fields(v)...)
+	o := sec.Option(name)
+	if o == nil {
+		return nil
+	}
+	out := make([]string, 0, len(o.Values))
+	for _, v := range o.Values {
+		if strings.ContainsAny(v, ifs) {
+			out = append(out, strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(ifs, r) })...)
+		} else if v != "" {
+			out = append(out, v)
+		}
 	}
 	return out
 }
+
+// ifs holds the characters the shell splits words at by default.
+const ifs = " \t\n"
 
 // parseIntOption reads an integer option in [lo, hi]; absent or empty is 0.
 func parseIntOption(sec *uci.Section, name string, lo, hi int) (int, error) {
@@ -290,8 +305,12 @@ func parseBool(v string) (value, ok bool) {
 // address stands for a single host (/32 or /128), as wg(8) reads it in
 // allowed IPs. With mask set, host bits are cleared (wg does the same).
 func parsePrefixes(sec *uci.Section, name string, mask bool) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, v := range values(sec, name) {
+	vs := values(sec, name)
+	if len(vs) == 0 {
+		return nil, nil
+	}
+	out := make([]netip.Prefix, 0, len(vs))
+	for _, v := range vs {
 		p, err := parsePrefix(v)
 		if err != nil {
 			return nil, err
@@ -493,40 +512,4 @@ func ulaSubnet(f *uci.File, lan *uci.Section) (netip.Prefix, bool) {
 		hi >>= 8
 	}
 	return netip.PrefixFrom(netip.AddrFrom16(b), assign).Masked(), true
-}
-
-// cloneServer returns a deep copy of s, so that fn can change the copy
-// while the original stays available for comparison.
-func cloneServer(s *vpn.Server) *vpn.Server {
-	if s == nil {
-		return nil
-	}
-	c := *s
-	c.Addresses = append([]netip.Prefix(nil), s.Addresses...)
-	c.Peers = make([]vpn.Peer, len(s.Peers))
-	for i, p := range s.Peers {
-		c.Peers[i] = clonePeer(p)
-	}
-	if s.Peers == nil {
-		c.Peers = nil
-	}
-	c.Odd = append([]vpn.OddPeer(nil), s.Odd...)
-	for i := range c.Odd {
-		c.Odd[i].AllowedIPs = append([]netip.Prefix(nil), c.Odd[i].AllowedIPs...)
-	}
-	return &c
-}
-
-func clonePeer(p vpn.Peer) vpn.Peer {
-	if p.PresharedKey != nil {
-		k := *p.PresharedKey
-		p.PresharedKey = &k
-	}
-	if p.PrivateKey != nil {
-		k := *p.PrivateKey
-		p.PrivateKey = &k
-	}
-	p.AllowedIPs = append([]netip.Prefix(nil), p.AllowedIPs...)
-	p.Hosts = slices.Clone(p.Hosts)
-	return p
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
@@ -159,5 +160,31 @@ func TestOddPeersLeftAlone(t *testing.T) {
 	}
 	if len(cfg.Server.Odd) != 7 {
 		t.Errorf("after the update: %d odd peers; want the 7 of the fixture", len(cfg.Server.Odd))
+	}
+}
+
+// TestValuesSplitLikeTheShell checks that list and option values are split
+// into words as wireguard.sh's shell splits them: at spaces, tabs and
+// newlines only.
+func TestValuesSplitLikeTheShell(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want []string
+	}{
+		{[]string{"10.0.0.2/32"}, []string{"10.0.0.2/32"}},
+		{[]string{" a  b\tc\nd "}, []string{"a", "b", "c", "d"}},
+		{[]string{"a b", "", "c"}, []string{"a", "b", "c"}},
+		{[]string{"a\u00a0b"}, []string{"a\u00a0b"}}, // not a shell blank
+		{[]string{"a\rb"}, []string{"a\rb"}},
+		{[]string{" \t"}, []string{}},
+	} {
+		sec := &uci.Section{Type: "wireguard_wg0"}
+		sec.SetList("allowed_ips", tc.in)
+		if got := values(sec, "allowed_ips"); !slices.Equal(got, tc.want) {
+			t.Errorf("values of %q = %q; want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := values(&uci.Section{}, "allowed_ips"); got != nil {
+		t.Errorf("values of an absent option = %q; want nil", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -136,9 +137,15 @@ func (d Dir) Update(pkg string, fn func(f *File) error) error {
 // Comparing the serialized forms means that a hand-written file keeps its
 // comments and layout when fn changes nothing. A file Update created only to
 // lock it is removed again when nothing is written. Before writing, Update
-// checks that the new content reads back as exactly the File fn left (see
-// File.Validate); if not, it writes nothing and returns an error. No
+// checks the File fn left with File.Validate, and writes nothing and returns
+// an error if libuci would refuse it or read it otherwise (a valid File's
+// Bytes read back as exactly that File: this package's tests check it for
+// generated and fuzzed files, so it is not parsed again here). No
 // temporary file is left behind on any error.
+//
+// A commit that finds the file as this process's last commit of it left it
+// starts from the File that commit wrote instead of parsing it. So fn must
+// not keep f, or anything in it, after it returns.
 //
 // Goroutines of one process may call Update on the same package at once:
 // each call locks through its own open file, and flock locks of different
@@ -229,15 +236,14 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 		}
 	}
 
-	data, err := io.ReadAll(lf)
+	data, err := readAll(lf, locked.Size())
 	if err != nil {
 		return true, fmt.Errorf("uci: commit %s: read %s: %w", pkg, path, err)
 	}
-	f, err := Parse(path, data)
+	f, before, err := parseLocked(abs, path, data)
 	if err != nil {
 		return true, err
 	}
-	before := f.Bytes()
 	if err := fn(f); err != nil {
 		discard()
 		return true, err
@@ -247,9 +253,17 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 		discard()
 		return true, nil
 	}
-	if err := checkReadsBack(path, f, after); err != nil {
+	if err := f.Validate(); err != nil {
 		discard()
-		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
+		return true, fmt.Errorf("uci: commit %s: refusing to write %s: %w", pkg, path, err)
+	}
+	// The locked file's version as the check for replaced copies saw it:
+	// the rename changes its ctime.
+	oldVersion := ""
+	if st, err := lf.Stat(); err == nil {
+		if id, ok := fileID(st); ok {
+			oldVersion = cleanKey(id, st)
+		}
 	}
 	nf, err := replaceFile(ctx, target, locked, pkg, after)
 	if err != nil {
@@ -257,8 +271,52 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
 	defer nf.Close()
-	handOver(ctx, lf, nf, path, abs, dirs, pkg, after)
+	// Remembered while the new file is still locked, so that a commit
+	// that reads it finds it remembered.
+	lastCommits.Store(abs, &lastCommit{data: after, file: f})
+	handOver(ctx, lf, nf, path, abs, dirs, pkg, after, oldVersion)
 	return true, nil
+}
+
+// lastCommit is what a commit of this process wrote to a package file: its
+// content and the File it serialized.
+type lastCommit struct {
+	data []byte
+	file *File
+}
+
+// lastCommits holds the lastCommit of each package file (by absolute path)
+// this process committed to. Every valid File reads back as itself from its
+// Bytes (the tests of this package check that), so when a commit finds
+// exactly those bytes under its lock, the File is what parsing them would
+// return, at no cost. The File is handed over, not shared: the commit that
+// takes it out gives it to its fn, and puts back only the File it wrote.
+var lastCommits sync.Map
+
+// parseLocked returns the File in data, the content of the package file at
+// abs read under its lock, named path, and its serialized form.
+func parseLocked(abs, path string, data []byte) (f *File, serialized []byte, err error) {
+	if v, ok := lastCommits.LoadAndDelete(abs); ok {
+		if lc := v.(*lastCommit); bytes.Equal(lc.data, data) {
+			lc.file.Name = path
+			return lc.file, lc.data, nil
+		}
+	}
+	if f, err = Parse(path, data); err != nil {
+		return nil, nil, err
+	}
+	return f, f.Bytes(), nil
+}
+
+// readAll reads f to its end; size is its size as stat gave it, which
+// saves growing the buffer.
+func readAll(f io.Reader, size int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if size > 0 && size < 1<<30 {
+		buf.Grow(int(size) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(f)
+	return buf.Bytes(), err
 }
 
 // lockedIsCurrent reports whether the locked file lf is still the file at
@@ -289,10 +347,18 @@ var handOverWait = 2 * time.Second
 // unlinked, so this costs no flash write. Then old's lock is released and,
 // while such a program may still commit, nf stays locked: the next commit
 // must not read the file before that program's rename (see
-// replacedCopies).
-func handOver(ctx context.Context, old, nf *os.File, path, abs string, dirs []string, pkg string, data []byte) {
+// replacedCopies). When old is open nowhere else, and no older copy was
+// (oldVersion, see replacedCopies.markClean), there is no such program:
+// old is left as it is and the wait ends at once, without a scan of /proc.
+func handOver(ctx context.Context, old, nf *os.File, path, abs string, dirs []string, pkg string, data []byte, oldVersion string) {
 	st, err := old.Stat()
 	if err != nil || nlink(st) != 0 {
+		return
+	}
+	replaced := newReplacedCopies(abs)
+	if replaced.markClean(oldVersion, old, nf) {
+		// Nobody waits for old's lock (a waiter has it open), and no
+		// libuci commit is between its open and its lock.
 		return
 	}
 	if err := old.Truncate(0); err == nil {
@@ -303,7 +369,6 @@ func handOver(ctx context.Context, old, nf *os.File, path, abs string, dirs []st
 	if err != nil {
 		return
 	}
-	replaced := newReplacedCopies(abs)
 	until := time.Now().Add(handOverWait)
 	ctx = context.WithoutCancel(ctx)
 	for i := 0; ; i++ {
@@ -369,22 +434,6 @@ func flock(f *os.File, how int) error {
 		return nil
 	}
 	return ferr
-}
-
-// checkReadsBack makes sure that data, the serialized f, parses back into f,
-// so that Update never writes a file libuci would reject or read otherwise.
-func checkReadsBack(path string, f *File, data []byte) error {
-	if err := f.Validate(); err != nil {
-		return fmt.Errorf("refusing to write %s: %w", path, err)
-	}
-	g, err := Parse(path, data)
-	if err != nil {
-		return fmt.Errorf("refusing to write %s: it would not read back: %w", path, err)
-	}
-	if !equal(f, g) {
-		return fmt.Errorf("refusing to write %s: it would not read back the same", path)
-	}
-	return nil
 }
 
 // replaceFile writes data to a temporary file beside target (path with its

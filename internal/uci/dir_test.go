@@ -532,3 +532,50 @@ func TestUpdateConcurrentProcesses(t *testing.T) {
 	}
 	checkPeers(t, dir, names)
 }
+
+// TestUpdateAfterOtherWriter checks that a commit after this process's own
+// starts from the file as it is, not from what this process last wrote:
+// another program's change in between (the same size, and within the same
+// second) is kept, and the File fn gets is named by the path.
+func TestUpdateAfterOtherWriter(t *testing.T) {
+	dir := newDir(t, map[string][]byte{"network": readFixture(t, "network.wireguard-example")})
+	if err := addPeer(dir, "first"); err != nil {
+		t.Fatal(err)
+	}
+	ours := readDirFile(t, dir, "network")
+	theirs := bytes.Replace(ours, []byte("'first'"), []byte("'other'"), 1)
+	tmp := dir.Path(".network.uci-test01")
+	if err := os.WriteFile(tmp, theirs, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dir.Path("network")); err != nil {
+		t.Fatal(err)
+	}
+	err := dir.Update("network", func(f *File) error {
+		if f.Name != dir.Path("network") {
+			t.Errorf("File.Name = %q; want %q", f.Name, dir.Path("network"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := addPeer(dir, "second"); err != nil {
+		t.Fatal(err)
+	}
+	got := string(readDirFile(t, dir, "network"))
+	if !strings.Contains(got, "'other'") || strings.Contains(got, "'first'") || !strings.Contains(got, "'second'") {
+		t.Errorf("after another program renamed 'first' to 'other' and this one added 'second':\n%s", got)
+	}
+	// And from this process's own file again: the same result as parsing.
+	if err := addPeer(dir, "third"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse("network", readDirFile(t, dir, "network"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.SectionsByType("wireguard_wg0")); n != 5 {
+		t.Errorf("%d peer sections after adding three to two; want 5", n)
+	}
+}

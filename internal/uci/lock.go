@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // LockTimeout bounds how long Update waits for the lock of a package file,
@@ -304,6 +306,54 @@ func cleanKey(id string, fi fs.FileInfo) string {
 		return id
 	}
 	return fmt.Sprintf("%s@%d.%09d", id, st.Ctim.Sec, st.Ctim.Nsec)
+}
+
+// markClean records, after a commit renamed nf over the file whose
+// replaced copy is old, that no process has a replaced copy of the file
+// open, when that can be shown without a scan of /proc: the version old
+// was found clean before (cleanFiles), and old is open nowhere but through
+// this process's one file (see onlyOpen). Copies replaced before old were
+// open nowhere when old was found clean, and a replaced copy cannot be
+// opened again, so none of them is open now either. oldVersion is old's
+// cleanKey from before the rename (unlinking it changes its ctime). It
+// reports whether it recorded it.
+func (rc *replacedCopies) markClean(oldVersion string, old, nf *os.File) bool {
+	if v, ok := cleanFiles.Load(rc.name); !ok || v != oldVersion || !onlyOpen(old) {
+		return false
+	}
+	st, err := nf.Stat()
+	if err != nil {
+		return false
+	}
+	id, ok := fileID(st)
+	if !ok {
+		return false
+	}
+	cleanFiles.Store(rc.name, cleanKey(id, st))
+	return true
+}
+
+// onlyOpen reports whether f is the only open file of its inode in the
+// system. The kernel grants a write lease (F_SETLEASE, F_WRLCK) only then
+// (since Linux 5.3 it counts the readers and writers of the inode; before,
+// its references, which is stricter), so taking one and letting it go at
+// once answers without reading every process's open files. Where leases
+// are refused for other reasons (not the file's owner without
+// CAP_LEASE, leases disabled, a file system without them) it reports
+// false, and the caller scans instead.
+func onlyOpen(f *os.File) bool {
+	conn, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	only := false
+	conn.Control(func(fd uintptr) {
+		if _, err := unix.FcntlInt(fd, unix.F_SETLEASE, unix.F_WRLCK); err == nil {
+			only = true
+			unix.FcntlInt(fd, unix.F_SETLEASE, unix.F_UNLCK)
+		}
+	})
+	return only
 }
 
 // openers returns the processes other than this one that have a file open

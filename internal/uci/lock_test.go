@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,18 +215,7 @@ func TestReplacedCopiesScanOncePerVersion(t *testing.T) {
 
 	// Another process opens the current file, as libuci does before it
 	// locks; then the file is replaced under it.
-	reader := exec.Command("sh", "-c", `exec 3<"$1"; echo opened; exec sleep 10`, "sh", path)
-	out, err := reader.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := reader.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reader.Process.Kill(); reader.Wait() })
-	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
+	openElsewhere(t, path)
 	if rc.live(stat()) {
 		t.Fatal("live while the other process has the current file open; want not live (nothing is replaced)")
 	}
@@ -238,5 +228,132 @@ func TestReplacedCopiesScanOncePerVersion(t *testing.T) {
 	}
 	if !rc.live(stat()) {
 		t.Error("not live after the file was replaced under a process that has it open; want live")
+	}
+}
+
+// TestOnlyOpen checks the lease test for other open files of an inode,
+// within this process and in another one.
+func TestOnlyOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "network")
+	if err := os.WriteFile(path, []byte("config interface 'lan'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !onlyOpen(f) {
+		t.Fatal("onlyOpen = false with one open file; want true")
+	}
+	g, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onlyOpen(f) {
+		t.Error("onlyOpen = true while this process has a second file open; want false")
+	}
+	g.Close()
+	if !onlyOpen(f) {
+		t.Error("onlyOpen = false after the second file was closed; want true")
+	}
+	stop := openElsewhere(t, path)
+	if onlyOpen(f) {
+		t.Error("onlyOpen = true while another process has the file open; want false")
+	}
+	stop()
+	if !onlyOpen(f) {
+		t.Error("onlyOpen = false after the other process ended; want true")
+	}
+}
+
+// openElsewhere starts a process that holds path open for reading, as a
+// libuci reader or a commit before its lock would; stop ends it.
+func openElsewhere(t *testing.T, path string) (stop func()) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", `exec 3<"$1"; echo opened; exec sleep 10`, "sh", path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	t.Cleanup(stop)
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	return stop
+}
+
+// TestCommitSkipsScanOnlyWhenAlone checks that a commit marks its new file
+// free of replaced copies without scanning /proc only when nobody else had
+// the replaced file open: with a process holding it, the replaced copy gets
+// the new content (libuci would read it next) and the new version is not
+// marked clean.
+func TestCommitSkipsScanOnlyWhenAlone(t *testing.T) {
+	dir := newDir(t, map[string][]byte{"network": readFixture(t, "network.wireguard-example")})
+	path := dir.Path("network")
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := abs + " (deleted)"
+	isClean := func() bool {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := fileID(fi)
+		v, ok := cleanFiles.Load(name)
+		return ok && v == cleanKey(id, fi)
+	}
+	if err := addPeer(dir, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if !isClean() {
+		t.Fatal("after a commit nobody else watched, the new file is not marked clean")
+	}
+	if err := addPeer(dir, "second"); err != nil {
+		t.Fatal(err)
+	}
+	if !isClean() {
+		t.Fatal("after a second such commit, the new file is not marked clean")
+	}
+
+	// Another process has the current file open; the commit replaces it.
+	cmd := exec.Command("sh", "-c", `exec 3<"$1"; echo opened; read x; cat <&3`, "sh", path)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	rd := bufio.NewReader(out)
+	if _, err := rd.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if err := addPeer(dir, "third"); err != nil {
+		t.Fatal(err)
+	}
+	if isClean() {
+		t.Error("the new file is marked clean while another process had the replaced one open")
+	}
+	in.Write([]byte("go\n"))
+	in.Close()
+	old, err := io.ReadAll(rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now := readDirFile(t, dir, "network"); string(old) != string(now) {
+		t.Errorf("the replaced copy another process had open holds:\n%s\nwant the new content:\n%s", old, now)
 	}
 }

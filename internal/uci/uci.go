@@ -1,6 +1,7 @@
 package uci
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -183,66 +184,54 @@ func (s *Section) Delete(name string) {
 func (f *File) Validate() error {
 	named := make(map[string]bool)
 	for i, s := range f.Sections {
-		where := fmt.Sprintf("section %d (%s)", i+1, s.Type)
-		if s.Name != "" {
-			where = fmt.Sprintf("section %q", s.Name)
-		}
-		if !validType(s.Type) {
-			return fmt.Errorf("%s: invalid section type %s", where, quoteShort(s.Type))
-		}
-		if s.Name != "" {
-			if !validName(s.Name) {
-				return fmt.Errorf("%s: invalid section name %s", where, quoteShort(s.Name))
+		if err := s.validate(named); err != nil {
+			where := fmt.Sprintf("section %d (%s)", i+1, quoteShort(s.Type))
+			if s.Name != "" && validName(s.Name) {
+				where = fmt.Sprintf("section %q", s.Name)
 			}
-			if named[s.Name] {
-				return fmt.Errorf("%s: two sections have this name", where)
-			}
-			named[s.Name] = true
-		}
-		for j, o := range s.Options {
-			if !validName(o.Name) {
-				return fmt.Errorf("%s: invalid option name %s", where, quoteShort(o.Name))
-			}
-			if s.index(o.Name) != j {
-				return fmt.Errorf("%s: option %q appears twice", where, o.Name)
-			}
-			switch {
-			case o.IsList && len(o.Values) == 0:
-				return fmt.Errorf("%s: list %q has no values", where, o.Name)
-			case !o.IsList && len(o.Values) != 1:
-				return fmt.Errorf("%s: option %q has %d values; want 1", where, o.Name, len(o.Values))
-			case !o.IsList && o.Values[0] == "":
-				return fmt.Errorf("%s: option %q is empty", where, o.Name)
-			}
-			for _, v := range o.Values {
-				if strings.IndexByte(v, 0) >= 0 {
-					return fmt.Errorf("%s: option %q contains a NUL byte", where, o.Name)
-				}
-			}
+			return fmt.Errorf("%s: %w", where, err)
 		}
 	}
 	return nil
 }
 
-// equal reports whether a and b hold the same sections and options; the
-// file names are not compared.
-func equal(a, b *File) bool {
-	if len(a.Sections) != len(b.Sections) {
-		return false
+// validate is Validate for one section; named holds the names of the
+// sections before it, and gets s's.
+func (s *Section) validate(named map[string]bool) error {
+	if !validType(s.Type) {
+		return fmt.Errorf("invalid section type %s", quoteShort(s.Type))
 	}
-	for i, s := range a.Sections {
-		t := b.Sections[i]
-		if s.Type != t.Type || s.Name != t.Name || len(s.Options) != len(t.Options) {
-			return false
+	if s.Name != "" {
+		if !validName(s.Name) {
+			return fmt.Errorf("invalid section name %s", quoteShort(s.Name))
 		}
-		for j, o := range s.Options {
-			p := t.Options[j]
-			if o.Name != p.Name || o.IsList != p.IsList || !slices.Equal(o.Values, p.Values) {
-				return false
+		if named[s.Name] {
+			return errors.New("two sections have this name")
+		}
+		named[s.Name] = true
+	}
+	for j, o := range s.Options {
+		if !validName(o.Name) {
+			return fmt.Errorf("invalid option name %s", quoteShort(o.Name))
+		}
+		if s.index(o.Name) != j {
+			return fmt.Errorf("option %q appears twice", o.Name)
+		}
+		switch {
+		case o.IsList && len(o.Values) == 0:
+			return fmt.Errorf("list %q has no values", o.Name)
+		case !o.IsList && len(o.Values) != 1:
+			return fmt.Errorf("option %q has %d values; want 1", o.Name, len(o.Values))
+		case !o.IsList && o.Values[0] == "":
+			return fmt.Errorf("option %q is empty", o.Name)
+		}
+		for _, v := range o.Values {
+			if strings.IndexByte(v, 0) >= 0 {
+				return fmt.Errorf("option %q contains a NUL byte", o.Name)
 			}
 		}
 	}
-	return true
+	return nil
 }
 
 // validName reports whether s is a valid section or option name for libuci:

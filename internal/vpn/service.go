@@ -400,6 +400,7 @@ func (s *Service) AddPeerWith(ctx context.Context, name string, tunnel Tunnel, o
 	if err := s.requireReachable(ctx); err != nil {
 		return nil, err
 	}
+	pub := priv.PublicKey()
 
 	var (
 		peer  Peer
@@ -418,7 +419,7 @@ func (s *Service) AddPeerWith(ctx context.Context, name string, tunnel Tunnel, o
 		}
 		peer = Peer{
 			Name:         name,
-			PublicKey:    priv.PublicKey(),
+			PublicKey:    pub,
 			PresharedKey: &psk,
 			AllowedIPs:   addrs,
 			Tunnel:       tunnel,

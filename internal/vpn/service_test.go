@@ -463,3 +463,23 @@ func BenchmarkPeers250(b *testing.B) {
 		}
 	}
 }
+
+// TestServerPublicKeyRemembered checks that the remembered derivation never
+// gives one server's public key for another's private key.
+func TestServerPublicKeyRemembered(t *testing.T) {
+	var servers [2]vpn.Server
+	for i := range servers {
+		k, err := wgtypes.GeneratePrivateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers[i].PrivateKey = k
+	}
+	for range 3 {
+		for i := range servers {
+			if got, want := servers[i].PublicKey(), servers[i].PrivateKey.PublicKey(); got != want {
+				t.Fatalf("server %d: PublicKey() = %s; want %s", i, got, want)
+			}
+		}
+	}
+}

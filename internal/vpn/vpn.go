@@ -3,6 +3,7 @@ package vpn
 import (
 	"context"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -47,7 +48,23 @@ type OddPeer struct {
 }
 
 // PublicKey returns the server's public key, derived from its private key.
-func (s *Server) PublicKey() wgtypes.Key { return s.PrivateKey.PublicKey() }
+// The last derivation is remembered: every change and every client config
+// needs it, and a router has one server key.
+func (s *Server) PublicKey() wgtypes.Key {
+	if d := lastDerived.Load(); d != nil && d.private == s.PrivateKey {
+		return d.public
+	}
+	pub := s.PrivateKey.PublicKey()
+	lastDerived.Store(&derivedKey{private: s.PrivateKey, public: pub})
+	return pub
+}
+
+// derivedKey is a private key and the public key derived from it.
+type derivedKey struct {
+	private, public wgtypes.Key
+}
+
+var lastDerived atomic.Pointer[derivedKey]
 
 // Peer is one client of the server as configured in UCI. A peer is
 // identified by its public key, never by name or position.
