@@ -175,7 +175,12 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 		return true, fmt.Errorf("uci: commit %s: %w", pkg, err)
 	}
 	// Closing the file releases the lock.
-	defer lf.Close()
+	closeLocked := true
+	defer func() {
+		if closeLocked {
+			lf.Close()
+		}
+	}()
 	if testHookOpened != nil {
 		testHookOpened(attempt)
 	}
@@ -275,6 +280,11 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 	// that reads it finds it remembered.
 	lastCommits.Store(abs, &lastCommit{data: after, file: f})
 	handOver(ctx, lf, nf, path, abs, dirs, pkg, after, oldVersion)
+	// Closing the replaced file frees it, which costs a journal write;
+	// nothing waits for that, and handOver has seen that nobody waits
+	// for its lock.
+	closeLocked = false
+	go lf.Close()
 	return true, nil
 }
 
