@@ -149,9 +149,9 @@ type benchMetric struct {
 }
 
 // BenchInNetNS is InNetNS for benchmarks. In the child it returns true and
-// the benchmark runs as usual. In the parent it runs the benchmark once in a
-// child process in a fresh network namespace, with the same -benchtime, and
-// reports the child's figures (ns/op, B/op, allocs/op and any custom metric)
+// the benchmark runs as usual. In the parent it runs the benchmark in a
+// child process in a fresh network namespace, once per -count round, with
+// the same -benchtime, and reports the child's figures (ns/op, B/op, allocs/op and any custom metric)
 // as its own through b.ReportMetric; the child's own line, with its
 // iteration count, is logged. It then returns false.
 func BenchInNetNS(b *testing.B) bool {
@@ -164,7 +164,13 @@ func BenchInNetNS(b *testing.B) bool {
 	// The testing package sets GOMAXPROCS to each -cpu value before it calls
 	// the benchmark; the child runs with the same value.
 	procs := runtime.GOMAXPROCS(0)
-	v, _ := benchResults.LoadOrStore(b.Name()+"-"+strconv.Itoa(procs), new(benchResult))
+	key := b.Name() + "-" + strconv.Itoa(procs)
+	if b.N == 1 {
+		// The first call of each -count round: measure again, so that
+		// the rounds show the spread rather than one figure repeated.
+		benchResults.Delete(key)
+	}
+	v, _ := benchResults.LoadOrStore(key, new(benchResult))
 	r := v.(*benchResult)
 	r.once.Do(func() {
 		args := []string{"-test.run=^$", "-test.bench=^" + regexp.QuoteMeta(b.Name()) + "$",
