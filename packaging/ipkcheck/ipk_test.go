@@ -554,3 +554,44 @@ func TestOpenWrtMakefileFiles(t *testing.T) {
 		t.Error("openwrt/Makefile declares conffiles; the defaults come from the uci-defaults script")
 	}
 }
+
+// TestOpenWrtMakefileGCFlags checks that openwrt/Makefile builds with the
+// repository Makefile's ROUTER_GCFLAGS: without them the ARMv7 binary is
+// about 0.5 MB larger, over the 8 MB the package must stay under.
+func TestOpenWrtMakefileGCFlags(t *testing.T) {
+	repo := string(readRepoFile(t, "Makefile"))
+	start := strings.Index(repo, "ROUTER_GCFLAGS ?=")
+	if start < 0 {
+		t.Fatal("the Makefile has no ROUTER_GCFLAGS")
+	}
+	def := repo[start:]
+	def = def[:strings.Index(def, "\nGCFLAGS")]
+	var want []string
+	for _, m := range regexp.MustCompile(`-gcflags=([^\s=]+)=(\S*)`).FindAllStringSubmatch(def, -1) {
+		if m[1] == "all" {
+			if m[2] != "-l" {
+				t.Fatalf("ROUTER_GCFLAGS sets all=%s; this test knows all=-l", m[2])
+			}
+			continue
+		}
+		want = append(want, m[1])
+	}
+	if len(want) == 0 {
+		t.Fatalf("no package patterns found in %q", def)
+	}
+
+	mk := string(readRepoFile(t, "openwrt/Makefile"))
+	if !strings.Contains(mk, `-gcflags "all=-l $(GO_PKG_DEFAULT_GCFLAGS)"`) {
+		t.Error(`openwrt/Makefile does not pass -gcflags "all=-l ..."`)
+	}
+	m := regexp.MustCompile(`\$\(foreach p,([^,]+),\s*\\?\s*-gcflags "\$\(p\)=\$\(GO_PKG_DEFAULT_GCFLAGS\)"\)`).FindStringSubmatch(mk)
+	if m == nil {
+		t.Fatal("openwrt/Makefile has no foreach over the packages that keep inlining")
+	}
+	if got := strings.Fields(m[1]); !slices.Equal(got, want) {
+		t.Errorf("openwrt/Makefile keeps inlining in %q; ROUTER_GCFLAGS in %q", got, want)
+	}
+	if !strings.Contains(mk, "$(call GoPackage/Build/Compile,$(WGPANEL_GCFLAGS))") {
+		t.Error("openwrt/Makefile does not pass WGPANEL_GCFLAGS to GoPackage/Build/Compile")
+	}
+}
