@@ -1,6 +1,7 @@
 package openwrt
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -59,16 +60,17 @@ func peerType(ifname string) string { return "wireguard_" + ifname }
 // serverState is what UpdateServer needs to write a changed server back:
 // the server as read and where each part of it lives in the file.
 type serverState struct {
-	iface *uci.Section                 // the interface section; nil when absent
-	orig  *vpn.Server                  // the server as read; nil when absent
-	peers map[wgtypes.Key]*uci.Section // peer sections by public key
+	iface *uci.Section        // the interface section; nil when absent
+	orig  *vpn.Server         // the server as read; nil when absent
+	peers map[wgtypes.Key]int // index in orig.Peers and secs, by public key
+	secs  []*uci.Section      // the section of each of orig.Peers
 }
 
 // parseServer reads the WireGuard interface ifname and its peers. It
 // returns a nil server when the interface section does not exist or is not
 // proto wireguard.
 func parseServer(path string, f *uci.File, ifname string) (*vpn.Server, *serverState, error) {
-	st := &serverState{peers: make(map[wgtypes.Key]*uci.Section)}
+	st := &serverState{peers: make(map[wgtypes.Key]int)}
 	sec := f.Section(ifname)
 	if sec == nil || sec.Type != typeInterface {
 		return nil, st, nil
@@ -84,7 +86,7 @@ func parseServer(path string, f *uci.File, ifname string) (*vpn.Server, *serverS
 	if !ok || v == "" {
 		return nil, nil, loc.badOption(optPrivateKey, "the interface has no private key")
 	}
-	k, err := wgtypes.ParseKey(v)
+	k, err := parseKey(v)
 	if err != nil {
 		return nil, nil, loc.badOption(optPrivateKey, "the value is not a valid WireGuard key (44 characters of base64)")
 	}
@@ -101,7 +103,8 @@ func parseServer(path string, f *uci.File, ifname string) (*vpn.Server, *serverS
 	}
 
 	secs := f.SectionsByType(peerType(ifname))
-	st.peers = make(map[wgtypes.Key]*uci.Section, len(secs))
+	st.peers = make(map[wgtypes.Key]int, len(secs))
+	st.secs = make([]*uci.Section, 0, len(secs))
 	// Room for one more: adding a peer is the most common change.
 	srv.Peers = make([]vpn.Peer, 0, len(secs)+1)
 	for _, ps := range secs {
@@ -109,7 +112,7 @@ func parseServer(path string, f *uci.File, ifname string) (*vpn.Server, *serverS
 		if problem == nil {
 			if other, dup := st.peers[p.PublicKey]; dup {
 				problem = &peerProblem{optPublicKey, fmt.Sprintf("%s is also the key of %s; each peer needs its own key",
-					p.PublicKey, sectionLabel(f, other, "peer"))}
+					p.PublicKey, sectionLabel(f, st.secs[other], "peer"))}
 			}
 		}
 		if problem != nil {
@@ -123,7 +126,8 @@ func parseServer(path string, f *uci.File, ifname string) (*vpn.Server, *serverS
 			})
 			continue
 		}
-		st.peers[p.PublicKey] = ps
+		st.peers[p.PublicKey] = len(srv.Peers)
+		st.secs = append(st.secs, ps)
 		srv.Peers = append(srv.Peers, p)
 	}
 	st.orig = cloneServer(srv)
@@ -164,7 +168,7 @@ func parsePeer(sec *uci.Section) (vpn.Peer, *peerProblem) {
 	v, ok := sec.Get(optPublicKey)
 	if !ok || v == "" {
 		fail(optPublicKey, "the section has no public key, so netifd skips it")
-	} else if k, err := wgtypes.ParseKey(v); err != nil {
+	} else if k, err := parseKey(v); err != nil {
 		fail(optPublicKey, "%q is not a valid WireGuard key (44 characters of base64)", v)
 	} else {
 		p.PublicKey = k
@@ -174,7 +178,7 @@ func parsePeer(sec *uci.Section) (vpn.Peer, *peerProblem) {
 		if !ok || v == "" {
 			continue
 		}
-		k, err := wgtypes.ParseKey(v)
+		k, err := parseKey(v)
 		if err != nil {
 			// The value is a secret: it stays out of the message.
 			fail(opt, "the value is not a valid WireGuard key (44 characters of base64)")
@@ -220,6 +224,24 @@ func parsePeer(sec *uci.Section) (vpn.Peer, *peerProblem) {
 		}
 	}
 	return p, problem
+}
+
+// parseKey is wgtypes.ParseKey without its allocations: every change reads
+// the keys of every peer. What it does not decode itself, ParseKey decides.
+func parseKey(s string) (wgtypes.Key, error) {
+	var src [44]byte // the base64 of a key, with its one padding character
+	if len(s) != len(src) {
+		return wgtypes.ParseKey(s)
+	}
+	copy(src[:], s)
+	var dst [33]byte
+	n, err := base64.StdEncoding.Decode(dst[:], src[:])
+	if err != nil || n != wgtypes.KeyLen {
+		return wgtypes.ParseKey(s)
+	}
+	var k wgtypes.Key
+	copy(k[:], dst[:n])
+	return k, nil
 }
 
 // sectionRef names a section as uci does: 'name', or @type[index].

@@ -3,6 +3,7 @@ package openwrt
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"maps"
 	"net/netip"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // oddFixture is a network file with every kind of peer section netifd
@@ -186,5 +188,31 @@ func TestValuesSplitLikeTheShell(t *testing.T) {
 	}
 	if got := values(&uci.Section{}, "allowed_ips"); got != nil {
 		t.Errorf("values of an absent option = %q; want nil", got)
+	}
+}
+
+// TestParseKeyAsWgtypes checks that parseKey accepts and refuses exactly
+// what wgtypes.ParseKey does, with the same key.
+func TestParseKeyAsWgtypes(t *testing.T) {
+	k := testKey(7).PublicKey().String()
+	inputs := []string{
+		k, "", "x", k[:43], k + "=", k[:43] + "\n", k[:42] + "==", strings.Repeat("A", 44),
+		strings.Repeat("A", 43) + "=", strings.Repeat("/", 43) + "=", k[:20] + "\n" + k[21:],
+		k[:10] + "\r\n" + k[10:42], "YWJj" + strings.Repeat("=", 40), k[:43] + "A",
+	}
+	for i := range 200 {
+		var b [32]byte
+		b[i%32], b[(i*7)%32] = byte(i), byte(i*31)
+		inputs = append(inputs, base64.StdEncoding.EncodeToString(b[:]), base64.StdEncoding.EncodeToString(b[:31]))
+	}
+	for _, in := range inputs {
+		got, gotErr := parseKey(in)
+		want, wantErr := wgtypes.ParseKey(in)
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("parseKey(%q) = %v, %v; wgtypes.ParseKey gives %v, %v", in, got, gotErr, want, wantErr)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { parseKey(k) }); n != 0 {
+		t.Errorf("parseKey of a valid key allocates %v times; want 0", n)
 	}
 }

@@ -46,17 +46,15 @@ func writeServer(path string, f *uci.File, ifname string, st *serverState, srv *
 	for _, p := range srv.Peers {
 		keep[p.PublicKey] = true
 	}
-	old := make(map[wgtypes.Key]int, len(orig.Peers)) // index in orig.Peers
 	for i, p := range orig.Peers {
-		old[p.PublicKey] = i
 		if !keep[p.PublicKey] {
-			f.RemoveSection(st.peers[p.PublicKey])
+			f.RemoveSection(st.secs[i])
 			c.removed++
 		}
 	}
 	for _, p := range srv.Peers {
-		if i, ok := old[p.PublicKey]; ok {
-			if writePeer(st.peers[p.PublicKey], orig.Peers[i], p) > 0 {
+		if i, ok := st.peers[p.PublicKey]; ok {
+			if writePeer(st.secs[i], orig.Peers[i], p) > 0 {
 				c.changed++
 			}
 			continue

@@ -280,9 +280,10 @@ func (d Dir) tryUpdate(ctx context.Context, pkg, path string, attempt int, until
 	// that reads it finds it remembered.
 	lastCommits.Store(abs, &lastCommit{data: after, file: f})
 	handOver(ctx, lf, nf, path, abs, dirs, pkg, after, oldVersion)
-	// Closing the replaced file frees it, which costs a journal write;
-	// nothing waits for that, and handOver has seen that nobody waits
-	// for its lock.
+	// Closing the replaced file frees it, which costs a journal write
+	// that the caller need not wait for. Its lock goes with it: nobody
+	// waits for that one unless handOver returned early, and a waiter
+	// then finds the file replaced and tries again.
 	closeLocked = false
 	go lf.Close()
 	return true, nil
@@ -359,20 +360,23 @@ var handOverWait = 2 * time.Second
 // must not read the file before that program's rename (see
 // replacedCopies). When old is open nowhere else, and no older copy was
 // (oldVersion, see replacedCopies.markClean), there is no such program:
-// old is left as it is and the wait ends at once, without a scan of /proc.
+// the wait ends at once, without a scan of /proc.
 func handOver(ctx context.Context, old, nf *os.File, path, abs string, dirs []string, pkg string, data []byte, oldVersion string) {
 	st, err := old.Stat()
 	if err != nil || nlink(st) != 0 {
 		return
 	}
 	replaced := newReplacedCopies(abs)
-	if replaced.markClean(oldVersion, old, nf) {
+	clean := replaced.markClean(oldVersion, old, nf)
+	// Overwritten in place, then cut to length: unlike emptying it first,
+	// this frees and allocates next to nothing.
+	if _, err := old.WriteAt(data, 0); err == nil {
+		old.Truncate(int64(len(data)))
+	}
+	if clean {
 		// Nobody waits for old's lock (a waiter has it open), and no
 		// libuci commit is between its open and its lock.
 		return
-	}
-	if err := old.Truncate(0); err == nil {
-		old.WriteAt(data, 0)
 	}
 	flock(old, syscall.LOCK_UN)
 	nst, err := nf.Stat()
@@ -490,7 +494,12 @@ func replaceFile(ctx context.Context, target string, old fs.FileInfo, pkg string
 	if err := os.Rename(tmp.Name(), target); err != nil {
 		return nil, err
 	}
-	return tmp, syncDir(dir)
+	// The change is in place now, and the caller must treat it so: a
+	// failing directory sync only means that a power cut right now might
+	// bring back the old file, as after every libuci commit, which does
+	// not sync the directory at all.
+	syncDir(dir)
+	return tmp, nil
 }
 
 // createTemp creates a new file named prefix plus six random letters and

@@ -68,6 +68,13 @@ func fileKind(m fs.FileMode) string {
 // blocking mode again.
 func openRegular(path string, flag int, perm fs.FileMode) (*os.File, error) {
 	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, perm)
+	for i := 0; errors.Is(err, syscall.EWOULDBLOCK) && i < 100; i++ {
+		// A commit holds a lease on the file for a moment (see
+		// onlyOpen); with O_NONBLOCK, open reports that instead of
+		// waiting for it.
+		time.Sleep(time.Millisecond)
+		f, err = os.OpenFile(path, flag|syscall.O_NONBLOCK, perm)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +321,13 @@ func cleanKey(id string, fi fs.FileInfo) string {
 // was found clean before (cleanFiles), and old is open nowhere but through
 // this process's one file (see onlyOpen). Copies replaced before old were
 // open nowhere when old was found clean, and a replaced copy cannot be
-// opened again, so none of them is open now either. oldVersion is old's
+// opened by its name again (a holder of an O_PATH descriptor could reopen
+// it through /proc, which libuci never does), so none of them is open now
+// either. One open is not seen: one whose path lookup found old before the
+// rename and that counts as open only after this check (a process stalled
+// inside open(2)). The /proc scan cannot see it either; the caller writes
+// the new content into old in any case, so that such a commit builds on it.
+// oldVersion is old's
 // cleanKey from before the rename (unlinking it changes its ctime). It
 // reports whether it recorded it.
 func (rc *replacedCopies) markClean(oldVersion string, old, nf *os.File) bool {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // setLockTimeout shortens LockTimeout for one test.
@@ -355,5 +357,40 @@ func TestCommitSkipsScanOnlyWhenAlone(t *testing.T) {
 	}
 	if now := readDirFile(t, dir, "network"); string(old) != string(now) {
 		t.Errorf("the replaced copy another process had open holds:\n%s\nwant the new content:\n%s", old, now)
+	}
+}
+
+// TestOpenWhileLeased checks that a read or commit that opens the file
+// while another commit holds its lease for a moment (see onlyOpen) waits
+// for it instead of failing: with O_NONBLOCK the open reports EWOULDBLOCK.
+func TestOpenWhileLeased(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "network")
+	if err := os.WriteFile(path, []byte("config interface 'lan'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := unix.FcntlInt(holder.Fd(), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
+		t.Fatalf("take a write lease: %v", err)
+	}
+	if _, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); !errors.Is(err, syscall.EWOULDBLOCK) {
+		t.Fatalf("open while leased: %v; want EWOULDBLOCK (the premise of this test)", err)
+	}
+	released := make(chan error, 1)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		_, err := unix.FcntlInt(holder.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+		released <- err
+	}()
+	f, err := openRegular(path, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatalf("openRegular while leased: %v; want it to wait for the lease", err)
+	}
+	f.Close()
+	if err := <-released; err != nil {
+		t.Fatal(err)
 	}
 }
