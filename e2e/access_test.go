@@ -172,7 +172,7 @@ func TestAccessSwitchesLive(t *testing.T) {
 	if !disabled {
 		t.Errorf("the phone is still enabled (or on the device) after its end date %s", end)
 	}
-	if !strings.Contains(tp.serveLog.String(), "device disabled: its access ended") {
+	if !tp.waitLogLine(2*time.Second, "device disabled: its access ended") {
 		t.Errorf("serve did not log the end of the phone's access")
 	}
 	c.patch("/api/peers/"+id, `{"enabled":true}`, http.StatusConflict)

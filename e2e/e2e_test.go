@@ -200,8 +200,8 @@ func TestDeviceRecreatedIsRestored(t *testing.T) {
 	// itself.
 	tp.netifdUp(privKey)
 	tp.waitDevicePeers(want, 2*time.Second)
-	if log := tp.serveLog.String(); !strings.Contains(log, "reconciled the interface") || !strings.Contains(log, "added=2") {
-		t.Errorf("serve did not log the restore as one line with counts (added=2):\n%s", log)
+	if !tp.waitLogLine(2*time.Second, "reconciled the interface", "added=2") {
+		t.Errorf("serve did not log the restore as one line with counts (added=2):\n%s", tp.serveLog.String())
 	}
 
 	// The same, taken from the network file itself.

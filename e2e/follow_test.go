@@ -184,7 +184,7 @@ func TestNetifdRecreatesDevice(t *testing.T) {
 	mustRun(t, quickTimeout, "ip", "-n", tp.router, "addr", "add", routerTunnel+"/24", "dev", tp.wgIf)
 	mustRun(t, quickTimeout, "ip", "-n", tp.router, "link", "set", tp.wgIf, "up")
 	tp.waitFollows("after delete, add and setconf", restoreWithin)
-	if !strings.Contains(tp.serveLog.String(), "reason=interface") {
+	if !tp.waitLogLine(2*time.Second, "reason=interface") {
 		t.Errorf("serve did not log a reconcile for the interface event:\n%s", tp.serveLog.String())
 	}
 

@@ -461,6 +461,33 @@ func (tp *topo) startServe(router bool) {
 	}
 }
 
+// waitLogLine reports whether serve logs, within the given time, a line
+// that holds every one of parts. serve logs a change after it made it, so
+// a test that saw the change must still wait for its line.
+func (tp *topo) waitLogLine(within time.Duration, parts ...string) bool {
+	deadline := time.Now().Add(within)
+	for {
+		for _, line := range strings.Split(tp.serveLog.String(), "\n") {
+			if containsAll(line, parts) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
+}
+
 func (tp *topo) serveRunning() bool {
 	select {
 	case <-tp.serveDone:
