@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -31,6 +30,8 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgpanel/wgpanel/internal/uci"
 )
 
 // The addresses of the test network, documentation and private ranges:
@@ -343,37 +344,36 @@ func (g *guest) setconf(verb, conf string) error {
 // psk false the preshared keys are left out, as one 25.12 handler did
 // (openwrt/openwrt#21847).
 func netifdConfig(peers, psk bool) (string, []string, error) {
-	secs, err := readUCI(filepath.Join(configDir, "network"))
+	f, err := uci.Dir(configDir).Load("network")
 	if err != nil {
 		return "", nil, err
 	}
-	var b strings.Builder
-	var addrs []string
-	for _, s := range secs {
-		if s.typ == "interface" && s.name == wgIf {
-			fmt.Fprintf(&b, "[Interface]\nPrivateKey = %s\nListenPort = %s\n", s.opt("private_key"), s.opt("listen_port"))
-			addrs = s.opts["addresses"]
-		}
+	get := func(s *uci.Section, name string) string {
+		v, _ := s.Get(name)
+		return v
 	}
-	if addrs == nil {
+	iface := f.Section(wgIf)
+	if iface == nil || iface.Type != "interface" || len(iface.List("addresses")) == 0 {
 		return "", nil, fmt.Errorf("the network file has no interface %s with addresses", wgIf)
 	}
-	for _, s := range secs {
-		if !peers || s.typ != "wireguard_"+wgIf || s.opt("disabled") == "1" || s.opt("public_key") == "" {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[Interface]\nPrivateKey = %s\nListenPort = %s\n", get(iface, "private_key"), get(iface, "listen_port"))
+	for _, s := range f.SectionsByType("wireguard_" + wgIf) {
+		if !peers || get(s, "disabled") == "1" || get(s, "public_key") == "" {
 			continue
 		}
-		fmt.Fprintf(&b, "\n[Peer]\nPublicKey = %s\n", s.opt("public_key"))
-		if k := s.opt("preshared_key"); k != "" && psk {
+		fmt.Fprintf(&b, "\n[Peer]\nPublicKey = %s\n", get(s, "public_key"))
+		if k := get(s, "preshared_key"); k != "" && psk {
 			fmt.Fprintf(&b, "PresharedKey = %s\n", k)
 		}
-		if ips := s.opts["allowed_ips"]; len(ips) > 0 {
+		if ips := s.List("allowed_ips"); len(ips) > 0 {
 			fmt.Fprintf(&b, "AllowedIPs = %s\n", strings.Join(ips, ", "))
 		}
-		if k := s.opt("persistent_keepalive"); k != "" && k != "0" {
+		if k := get(s, "persistent_keepalive"); k != "" && k != "0" {
 			fmt.Fprintf(&b, "PersistentKeepalive = %s\n", k)
 		}
 	}
-	return b.String(), addrs, nil
+	return b.String(), iface.List("addresses"), nil
 }
 
 // startServe starts `wgpanel serve` in router mode (no --dev: the device
@@ -911,56 +911,4 @@ func splitList(s string) []string {
 		}
 	}
 	return r
-}
-
-// section is one UCI section, read the simple way netifd's config is
-// written by wgpanel and LuCI: config/option/list lines, quoted values.
-type section struct {
-	typ, name string
-	opts      map[string][]string
-}
-
-func (s section) opt(name string) string {
-	if v := s.opts[name]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-func readUCI(path string) ([]section, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var secs []section
-	for _, l := range strings.Split(string(data), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		unq := func(s string) string { return strings.Trim(s, `'"`) }
-		switch f[0] {
-		case "config":
-			s := section{typ: unq(f[1]), opts: map[string][]string{}}
-			if len(f) > 2 {
-				s.name = unq(f[2])
-			}
-			secs = append(secs, s)
-		case "option", "list":
-			if len(secs) == 0 || len(f) < 3 {
-				return nil, fmt.Errorf("%s: %q outside a section", path, l)
-			}
-			s := &secs[len(secs)-1]
-			v := unq(strings.Join(f[2:], " "))
-			if f[0] == "option" {
-				s.opts[f[1]] = []string{v}
-			} else {
-				s.opts[f[1]] = append(s.opts[f[1]], v)
-			}
-		}
-	}
-	if len(secs) == 0 {
-		return nil, errors.New(path + " has no sections")
-	}
-	return secs, nil
 }
