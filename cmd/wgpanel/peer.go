@@ -41,12 +41,12 @@ func (g *globals) peer(ctx context.Context, args []string) error {
 	if !ok {
 		return fmt.Errorf("unknown peer subcommand %q; use add, list, show, remove, enable, disable, rename, access or expires", sub)
 	}
+	if len(pos) != n {
+		return fmt.Errorf("peer %s takes %d argument(s), got %d; run wgpanel help", sub, n, len(pos))
+	}
 	var extra vpn.PeerUpdate
 	if err := peerExtraFlags(fs, sub, pos, &extra); err != nil {
 		return err
-	}
-	if len(pos) != n {
-		return fmt.Errorf("peer %s takes %d argument(s), got %d; run wgpanel help", sub, n, len(pos))
 	}
 	e, err := g.open(slog.LevelWarn)
 	if err != nil {

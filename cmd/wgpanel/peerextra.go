@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/wgpanel/wgpanel/internal/expiry"
@@ -14,25 +15,15 @@ import (
 // the subcommand does not take is refused.
 func peerExtraFlags(fs *flag.FlagSet, sub string, pos []string, u *vpn.PeerUpdate) error {
 	allowed := map[string][]string{"add": {"access", "hosts", "expires"}, "access": {"hosts"}, "enable": {"expires"}}[sub]
-	var err error
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "access", "hosts", "expires":
-		default:
-			return
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range []string{"access", "hosts", "expires"} {
+		if set[name] && !slices.Contains(allowed, name) {
+			return fmt.Errorf("peer %s does not take --%s", sub, name)
 		}
-		if err == nil && !strings.Contains(" "+strings.Join(allowed, " ")+" ", " "+f.Name+" ") {
-			err = fmt.Errorf("peer %s does not take --%s", sub, f.Name)
-		}
-	})
-	if err != nil {
-		return err
 	}
 	get := func(name string) (string, bool) {
-		f := fs.Lookup(name)
-		set := false
-		fs.Visit(func(v *flag.Flag) { set = set || v.Name == name })
-		return f.Value.String(), set
+		return fs.Lookup(name).Value.String(), set[name]
 	}
 	mode, modeSet := get("access")
 	if sub == "access" {

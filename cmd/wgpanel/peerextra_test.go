@@ -51,6 +51,8 @@ func TestCLIPeerAccessAndExpires(t *testing.T) {
 		{[]string{"peer", "expires", "guest", "soon"}, `"soon" is not a date and time`},
 		{[]string{"peer", "expires", "guest", "2001-01-01T00:00:00Z"}, "has already passed"},
 		{[]string{"peer", "rename", "guest", "x", "--access", "lan"}, "peer rename does not take --access"},
+		{[]string{"peer", "access", "guest"}, "peer access takes 2 argument(s), got 1"},
+		{[]string{"peer", "expires"}, "peer expires takes 2 argument(s), got 0"},
 	} {
 		if _, err := cli(tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("wgpanel %s: got %v; want an error containing %q", strings.Join(tt.args, " "), err, tt.want)
