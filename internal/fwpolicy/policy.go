@@ -23,18 +23,6 @@ const (
 	Hosts Mode = "hosts"
 )
 
-// ParseMode reads an access mode as the API, the CLI and UCI spell it. The
-// empty string is All.
-func ParseMode(s string) (Mode, error) {
-	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
-	case "":
-		return All, nil
-	case All, Internet, LAN, Hosts:
-		return m, nil
-	}
-	return "", fmt.Errorf("%q is not an access mode: use all, internet, lan or hosts", s)
-}
-
 // Device is one WireGuard device as far as access goes.
 type Device struct {
 	Name      string
@@ -55,18 +43,25 @@ type Policy struct {
 
 // Validate reports the first device whose access cannot be enforced, in
 // words for the owner.
+//
+// Only a device whose access is limited gets rules, named after it, so
+// only such a device needs a name of its own: LuCI adds peers without one.
 func (p *Policy) Validate() error {
 	seen := make(map[string]bool)
 	for _, d := range p.Devices {
-		if strings.TrimSpace(d.Name) == "" {
-			return fmt.Errorf("a device has no name")
+		switch d.mode() {
+		case All, Internet, LAN, Hosts:
+		default:
+			return fmt.Errorf("device %s: %q is not an access mode: use all, internet, lan or hosts", d.Name, d.Mode)
 		}
-		if seen[d.Name] {
-			return fmt.Errorf("two devices are named %q", d.Name)
-		}
-		seen[d.Name] = true
-		if _, err := ParseMode(string(d.Mode)); err != nil {
-			return fmt.Errorf("device %s: %w", d.Name, err)
+		if d.mode() != All {
+			if strings.TrimSpace(d.Name) == "" {
+				return fmt.Errorf("a device whose access is limited has no name; give it one")
+			}
+			if seen[d.Name] {
+				return fmt.Errorf("two devices whose access is limited are named %q; rename one", d.Name)
+			}
+			seen[d.Name] = true
 		}
 		if d.mode() != All && len(d.Addresses) == 0 {
 			return fmt.Errorf("device %s has no tunnel address, so its access cannot be limited", d.Name)

@@ -245,7 +245,8 @@ func TestApplyErrors(t *testing.T) {
 		{"hosts without hosts", "firewall.wireguard-example", Policy{Devices: []Device{{Name: "x", Addresses: pfx("10.66.66.9/32"), Mode: Hosts}}}, "none is listed"},
 		{"unknown mode", "firewall.wireguard-example", Policy{Devices: []Device{{Name: "x", Addresses: pfx("10.66.66.9/32"), Mode: "guest"}}}, "not an access mode"},
 		{"no address", "firewall.wireguard-example", Policy{Devices: []Device{{Name: "x", Mode: LAN}}}, "no tunnel address"},
-		{"duplicate names", "firewall.wireguard-example", Policy{Devices: []Device{tablet, tablet}}, "two devices are named"},
+		{"duplicate names", "firewall.wireguard-example", Policy{Devices: []Device{tablet, tablet}}, "two devices whose access is limited are named"},
+		{"limited without a name", "firewall.wireguard-example", Policy{Devices: []Device{{Addresses: pfx("10.66.66.9/32"), Mode: LAN}}}, "has no name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,13 +275,24 @@ func TestNoZone(t *testing.T) {
 	}
 }
 
-func TestParseMode(t *testing.T) {
-	for in, want := range map[string]Mode{"": All, "ALL": All, " internet ": Internet, "lan": LAN, "hosts": Hosts} {
-		if got, err := ParseMode(in); err != nil || got != want {
-			t.Errorf("ParseMode(%q) = %q, %v; want %q", in, got, err, want)
+// TestUnnamedUnlimitedDevices checks that devices without rules of their
+// own need no name: LuCI adds peers without a description, and one of them,
+// or two unlimited devices of one name, must not keep a guest's limit from
+// being written.
+func TestUnnamedUnlimitedDevices(t *testing.T) {
+	f, z := load(t, "firewall.wireguard-example")
+	unnamed := Device{Addresses: pfx("10.66.66.20/32")}
+	twin := Device{Name: "tablet", Addresses: pfx("10.66.66.21/32"), Mode: All}
+	if _, err := Apply(f, Policy{Devices: []Device{unnamed, unnamed, twin, tablet}, Subnets: subnet}, z); err != nil {
+		t.Fatalf("Apply: %v; want the unlimited devices ignored", err)
+	}
+	var names []string
+	for _, s := range f.SectionsByType("rule") {
+		if n, _ := s.Get("name"); strings.HasPrefix(n, NamePrefix+"tablet") {
+			names = append(names, n)
 		}
 	}
-	if _, err := ParseMode("guest"); err == nil {
-		t.Error("ParseMode(guest) succeeded")
+	if len(names) == 0 {
+		t.Errorf("no rule for the limited tablet was written; rules: %q", names)
 	}
 }

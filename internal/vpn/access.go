@@ -77,7 +77,8 @@ func parseHost(s string) (netip.Prefix, error) {
 // CheckAccess checks that access and hosts go together: hosts mode needs
 // at least one address, the other modes none.
 func CheckAccess(a Access, hosts []netip.Prefix) error {
-	if _, err := ParseAccess(string(a)); err != nil {
+	a, err := ParseAccess(string(a))
+	if err != nil {
 		return err
 	}
 	switch {

@@ -61,3 +61,15 @@ func TestPeerAccessAndExpiry(t *testing.T) {
 		t.Errorf("enable with no end date = %+v, %v", v, err)
 	}
 }
+
+// TestCheckAccessSpelling checks that CheckAccess judges the access as
+// ParseAccess reads it: " hosts" is hosts mode, which needs addresses.
+func TestCheckAccessSpelling(t *testing.T) {
+	if err := vpn.CheckAccess(" hosts", nil); err == nil {
+		t.Error(`CheckAccess(" hosts", no addresses) = nil; want the hosts-mode refusal`)
+	}
+	hosts := []netip.Prefix{netip.MustParsePrefix("192.168.1.10/32")}
+	if err := vpn.CheckAccess(" hosts ", hosts); err != nil {
+		t.Errorf(`CheckAccess(" hosts ", one address) = %v; want nil`, err)
+	}
+}
