@@ -16,6 +16,7 @@ import (
 	"github.com/wgpanel/wgpanel/internal/auth"
 	"github.com/wgpanel/wgpanel/internal/openwrt"
 	"github.com/wgpanel/wgpanel/internal/reach"
+	"github.com/wgpanel/wgpanel/internal/testutil"
 	"github.com/wgpanel/wgpanel/internal/uci"
 	"github.com/wgpanel/wgpanel/internal/vpn"
 	"github.com/wgpanel/wgpanel/internal/vpn/vpntest"
@@ -299,5 +300,29 @@ func TestReachabilityDiscoverNoAnswer(t *testing.T) {
 	buf := make([]byte, 64)
 	if n, _, err := silent.ReadFromUDP(buf); err != nil || n != 20 || buf[0] != 0 || buf[1] != 1 {
 		t.Errorf("the server got %d bytes %x (%v); want a 20-byte Binding request", n, buf[:n], err)
+	}
+}
+
+// TestReachabilityDiscoverUnreachable runs in a network namespace of its
+// own, with no route anywhere: the STUN request fails at once with a socket
+// error, and the page gets a sentence naming the server, never that error.
+func TestReachabilityDiscoverUnreachable(t *testing.T) {
+	if !testutil.InNetNS(t) {
+		return
+	}
+	const addr = "192.0.2.1:3478"
+	r := baseRouter(t)
+	r.wgpanel += "\toption stun_server '" + addr + "'\n"
+	e, _ := newUCIEnv(t, r)
+	w := e.do("POST", "/api/reachability/discover", "")
+	wantError(t, w, http.StatusServiceUnavailable, "")
+	body := w.Body.String()
+	if !strings.Contains(body, "could not reach the STUN server "+addr) {
+		t.Errorf("got %s; want the sentence for a server that cannot be reached", body)
+	}
+	for _, internal := range []string{"udp", "dial", "unreachable"} {
+		if strings.Contains(body, internal) {
+			t.Errorf("got %s; want no socket error text (%q)", body, internal)
+		}
 	}
 }

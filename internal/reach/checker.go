@@ -75,10 +75,14 @@ func (c *Checker) Discover(ctx context.Context) (*Result, error) {
 	}
 	ap, err := Discover(ctx, st.STUNServer, timeout)
 	if err != nil {
-		msg := fmt.Sprintf("wgpanel could not learn your public address: %v.", err)
+		msg := fmt.Sprintf("The router could not reach the STUN server %s, so wgpanel could not learn your public address. Check the router's internet connection, or set another server (option stun_server).",
+			st.STUNServer)
 		if errors.Is(err, ErrNoAnswer) {
 			msg = fmt.Sprintf("The STUN server %s did not answer within %s, so wgpanel could not learn your public address. Check the router's internet connection, or set another server (option stun_server).",
 				st.STUNServer, seconds(timeout))
+		}
+		if c.Log != nil {
+			c.Log.Warn("public address not discovered", "stun_server", st.STUNServer, "err", err)
 		}
 		return nil, &vpn.Error{Code: vpn.EUNAVAILABLE, Message: msg, Err: err}
 	}

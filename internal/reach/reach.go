@@ -195,16 +195,12 @@ func publicIPv6(in Input) netip.Addr {
 		addrs = append(addrs, f.DNS.RouterAddrs...)
 	}
 	for _, a := range addrs {
-		if a.Is6() && !a.Is4In6() && public(a) && !isULA(a) {
+		if a.Is6() && !a.Is4In6() && public(a) {
 			return a.WithZone("")
 		}
 	}
 	return netip.Addr{}
 }
-
-var ula = netip.MustParsePrefix("fc00::/7")
-
-func isULA(a netip.Addr) bool { return ula.Contains(a) }
 
 // public reports whether a can be reached from the internet.
 func public(a netip.Addr) bool {
