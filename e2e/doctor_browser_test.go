@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wgpanel/wgpanel/internal/testutil"
+	"github.com/wgpanel/wgpanel/internal/testutil/fixtures"
 )
 
 // TestBrowserDoctorPanel runs the doctor from the page against the real
@@ -21,12 +22,11 @@ import (
 func TestBrowserDoctorPanel(t *testing.T) {
 	t.Parallel()
 	testutil.RequireCommand(t, "chromium")
-	firewall := filepath.Join("testdata", "firewall.default")
 	tp := newTopo(t, topoOptions{beforeServe: func(tp *topo) {
 		if err := os.MkdirAll(tp.configDir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(tp.configDir, "firewall"), readFile(t, firewall), 0o600)
+		writeFile(t, filepath.Join(tp.configDir, "firewall"), string(fixtures.OpenWrt(t, "firewall.default")), 0o600)
 	}})
 	password := webPassword(t, tp)
 	waitWebUI(t, tp)

@@ -228,7 +228,7 @@ func TestSyncconfThenHotplugSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	tp.waitFollows("after syncconf and SIGUSR1", restoreWithin)
-	if !strings.Contains(tp.serveLog.String(), "reason=signal") {
+	if !tp.waitLogLine(2*time.Second, "reason=signal") {
 		t.Errorf("serve did not log a reconcile for the signal:\n%s", tp.serveLog.String())
 	}
 	if !tp.serveRunning() {
