@@ -58,7 +58,7 @@ VERSION := $(shell \
 	fi; \
 	case "$$t" in (*[!0-9.]*|.*|*.|*..*) echo "bad-tag-v$$t"; exit;; esac; \
 	v=$$t; [ "$$n" = 0 ] || v="$${v}_p$$n"; \
-	[ -z "$$(git status --porcelain 2>/dev/null)" ] || v="$${v}_git"; \
+	[ -z "$$(git --no-optional-locks status --porcelain 2>/dev/null)" ] || v="$${v}_git"; \
 	echo "$$v")
 endif
 PKG_VERSION := $(VERSION)-r$(RELEASE)

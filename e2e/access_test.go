@@ -186,7 +186,6 @@ func TestAccessSwitchesLive(t *testing.T) {
 		t.Errorf("doctor's access check after nft flush: %s; want warn", st)
 	}
 	tp.stopServe()
-	tp.serveGone = true // stopped and checked here, not again at cleanup
 	tables = mustRun(t, quickTimeout, inNS(tp.router, "nft", "list", "tables")...)
 	if strings.Contains(tables, "wgpanel") {
 		t.Errorf("after serve exited: nft list tables = %q; want no wgpanel table", tables)

@@ -269,7 +269,7 @@ type topo struct {
 	serveLog  testutil.SyncBuffer
 	serveDone chan struct{}
 	serveErr  error // valid once serveDone is closed
-	serveGone bool  // an early exit of serve was reported already
+	serveGone bool  // serve was stopped, or its early exit reported, already
 }
 
 type topoOptions struct {
@@ -428,6 +428,7 @@ func (tp *topo) startServe(router bool) {
 		t.Fatalf("start serve: %v", err)
 	}
 	tp.serve = cmd
+	tp.serveGone = false
 	tp.serveDone = make(chan struct{})
 	go func() {
 		tp.serveErr = cmd.Wait()
@@ -500,6 +501,8 @@ func (tp *topo) serveRunning() bool {
 // stopServe sends SIGTERM and checks that serve exits 0 within 10 s.
 func (tp *topo) stopServe() {
 	t := tp.t
+	// Stopped and checked once: a later call (a cleanup) has nothing to do.
+	defer func() { tp.serveGone = true }()
 	if !tp.serveRunning() {
 		if tp.serveGone {
 			return

@@ -51,9 +51,7 @@ func TestUsageSurvivesRestart(t *testing.T) {
 	}
 
 	tp.stopServe()
-	tp.serveGone = true
 	tp.startServe(false)
-	t.Cleanup(func() { tp.serveGone = true }) // runs before the new serve's own stop
 	c = newNSClient(t, tp.router)
 	var loggedIn bool
 	for i := 0; i < 50 && !loggedIn; i++ { // 5 s for the new serve to listen

@@ -48,7 +48,7 @@ func SkipOrFail(t testing.TB, format string, args ...any) {
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		SkipOrFail(t, "needs root to create network namespaces and interfaces (run as root, e.g. sudo go test)")
+		SkipOrFail(t, "needs root to create network namespaces and interfaces (run them in a root shell, or with sudo env PATH=\"$PATH\" go test; plain sudo has no Go)")
 	}
 }
 
