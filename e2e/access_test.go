@@ -89,7 +89,7 @@ func TestAccessSwitchesLive(t *testing.T) {
 	waitWebUI(t, tp)
 	tp.phoneUp(tp.mustWgpanel("peer", "add", "phone", "--full-tunnel"))
 	key := tp.peerKey("phone")
-	id := strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(key), "=")
+	id := keyID(t, key)
 
 	// The phone's name for dnsmasq, in the state directory standalone.
 	hosts := ""

@@ -134,7 +134,7 @@ func goBuild(out string, env []string, flags ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	args := append([]string{"build", "-o", out}, flags...)
-	cmd := exec.CommandContext(ctx, goTool(), append(args, "./cmd/wgpanel")...)
+	cmd := exec.CommandContext(ctx, testutil.GoTool(), append(args, "./cmd/wgpanel")...)
 	cmd.Dir = ".."
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
@@ -143,15 +143,6 @@ func goBuild(out string, env []string, flags ...string) error {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
 	}
 	return nil
-}
-
-// goTool finds the go command: in PATH, else where the official
-// installation puts it (sudo often drops /usr/local/go/bin from PATH).
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "/usr/local/go/bin/go"
 }
 
 // cmdResult is what one finished command left behind.

@@ -81,9 +81,9 @@ func TestQuickStartReadme(t *testing.T) {
 	t.Cleanup(func() { deleteNS(t, ns) })
 	mustRun(t, quickTimeout, "ip", "-n", ns, "link", "set", "lo", "up")
 
-	goDir := filepath.Dir(goTool())
-	cache := strings.TrimSpace(mustRun(t, quickTimeout, goTool(), "env", "GOCACHE"))
-	modcache := strings.TrimSpace(mustRun(t, quickTimeout, goTool(), "env", "GOMODCACHE"))
+	goDir := filepath.Dir(testutil.GoTool())
+	cache := strings.TrimSpace(mustRun(t, quickTimeout, testutil.GoTool(), "env", "GOCACHE"))
+	modcache := strings.TrimSpace(mustRun(t, quickTimeout, testutil.GoTool(), "env", "GOMODCACHE"))
 	// The namespace's own /run/wireguard keeps the userspace wg0's socket
 	// apart from any other wg0 on this machine.
 	wrapper := `mkdir -p /run/wireguard && mount -t tmpfs tmpfs /run/wireguard && cd "$0" && exec env -i "$@"`

@@ -38,7 +38,7 @@ func TestUsageSurvivesRestart(t *testing.T) {
 	tp := newTopo(t, topoOptions{phone: true, lan: true})
 	waitWebUI(t, tp)
 	_, key := connectPhone(t, tp)
-	id := strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(key), "=")
+	id := keyID(t, key)
 	if r := tp.ping(lanHost, "-c", "5", "-i", "0.2", "-s", "1000", "-W", "2"); r.err != nil {
 		t.Fatalf("ping the LAN host: %v", r)
 	}

@@ -128,15 +128,6 @@ func runVM(t *testing.T, va vmArch) {
 	report(t, va, res)
 }
 
-// goTool finds the go command: in PATH, else where the official
-// installation puts it (sudo often drops /usr/local/go/bin from PATH).
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "/usr/local/go/bin/go"
-}
-
 var (
 	fetchOnce  sync.Once
 	fetchSets  map[debs.Arch]*debs.Set
@@ -171,7 +162,7 @@ func goBuild(t *testing.T, va vmArch, dir, name string, args ...string) []byte {
 	args = append(args[:1], append([]string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out}, args[1:]...)...)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool(), args...)
+	cmd := exec.CommandContext(ctx, testutil.GoTool(), args...)
 	cmd.Dir = testutil.RepoRoot(t)
 	cmd.Env = append(os.Environ(), append([]string{"CGO_ENABLED=0", "GOOS=linux"}, va.goenv...)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
@@ -195,7 +186,7 @@ func routerWgpanel(t *testing.T, va vmArch, dir string) ([]byte, string) {
 	dist := filepath.Join(dir, "dist")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "ipk", "GO="+goTool(),
+	cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "ipk", "GO="+testutil.GoTool(),
 		"ARCH="+va.ipkArch, "DIST="+dist, "BUILD="+filepath.Join(dir, "build"))
 	cmd.Dir = testutil.RepoRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {

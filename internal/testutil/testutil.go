@@ -290,3 +290,12 @@ func RepoRoot(t testing.TB) string {
 		dir = parent
 	}
 }
+
+// GoTool finds the go command: in PATH, else where the official
+// installation puts it (sudo often drops /usr/local/go/bin from PATH).
+func GoTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
+}

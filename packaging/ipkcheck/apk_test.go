@@ -272,20 +272,7 @@ func TestAPKBinary(t *testing.T) {
 // SOURCE_DATE_EPOCH and wants the same bytes.
 func TestAPKReproducible(t *testing.T) {
 	b := buildPackages(t, wrtArch)
-	root := testutil.RepoRoot(t)
-	dist := t.TempDir()
-	bin := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(b.apkPath))), "build", wrtArch, "wgpanel")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "run", "./packaging/apkpack", "-binary", bin, "-arch", wrtArch,
-		"-version", b.ipkVersion, "-root", root, "-out", dist)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime(t), 10))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("apkpack: %v\n%s", err, out)
-	}
-	again, err := os.ReadFile(filepath.Join(dist, wrtArch, filepath.Base(b.apkPath)))
+	again, err := os.ReadFile(packAPK(t, b, b.ipkVersion, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,4 +300,22 @@ func commitTime(t *testing.T) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// packAPK packs the binary of b again, as `make apk` does, with version
+// and the last commit's time, into dir, and returns the package's path.
+func packAPK(t *testing.T, b *built, version, dir string) string {
+	t.Helper()
+	root := testutil.RepoRoot(t)
+	bin := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(b.apkPath))), "build", wrtArch, "wgpanel")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testutil.GoTool(), "run", "./packaging/apkpack", "-binary", bin, "-arch", wrtArch,
+		"-version", version, "-root", root, "-out", dir)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime(t), 10))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("apkpack: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, wrtArch, "wgpanel-"+version+".apk")
 }

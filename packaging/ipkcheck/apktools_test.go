@@ -7,12 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wgpanel/wgpanel/internal/testutil"
 	"github.com/wgpanel/wgpanel/packaging/apkv3"
 )
 
@@ -71,17 +69,7 @@ func TestApkToolsInstallUpgradeRemove(t *testing.T) {
 	deps := stubDeps(t, dir)
 	// The upgrade: the same binary with the package release raised.
 	v2 := strings.TrimSuffix(b.ipkVersion, "-r1") + "-r2"
-	bin := filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(b.apkPath))), "build", wrtArch, "wgpanel")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "run", "./packaging/apkpack", "-binary", bin, "-arch", wrtArch,
-		"-version", v2, "-root", testutil.RepoRoot(t), "-out", dir)
-	cmd.Dir = testutil.RepoRoot(t)
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(commitTime(t), 10))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("apkpack: %v\n%s", err, out)
-	}
-	pkg2 := filepath.Join(dir, wrtArch, "wgpanel-"+v2+".apk")
+	pkg2 := packAPK(t, b, v2, dir)
 
 	rcLog := func() string { b, _ := os.ReadFile(r.path("/rc.log")); return string(b) }
 	base := []string{"--root", string(r), "--allow-untrusted", "--no-network", "--arch", wrtArch}
