@@ -239,7 +239,7 @@ func (g *globals) follow(ctx context.Context, e *env, diag *diagnostics, x *extr
 // anyConnected reports whether a peer of st completed a handshake recently.
 func anyConnected(st *vpn.DeviceState, now time.Time) bool {
 	for _, p := range st.Peers {
-		if !p.LatestHandshake.IsZero() && now.Sub(p.LatestHandshake) < vpn.OnlineWindow {
+		if vpn.Online(p.LatestHandshake, now) {
 			return true
 		}
 	}

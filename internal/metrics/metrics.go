@@ -7,15 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
 // ContentType is the media type of the exposition.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
-
-// ConnectedWithin is how recent a handshake must be for a device to count
-// as connected: WireGuard stops using a session 180 seconds after its
-// handshake (REJECT_AFTER_TIME), so an older one carries no traffic.
-const ConnectedWithin = 180 * time.Second
 
 // Device is one configured device and its counters on the running
 // interface (zero when it is not on the device).
@@ -73,14 +70,8 @@ func Write(w io.Writer, s Snapshot) error {
 	per("wgpanel_device_enabled", "gauge", "Whether the device is enabled (1) or disabled (0).",
 		func(d *Device) string { return bool01(d.Enabled) })
 	per("wgpanel_device_connected", "gauge", "Whether the device made a handshake within the last 180 seconds (1) or not (0).",
-		func(d *Device) string { return bool01(Connected(d.LastHandshake, s.Now)) })
+		func(d *Device) string { return bool01(vpn.Online(d.LastHandshake, s.Now)) })
 	return b.Flush()
-}
-
-// Connected reports whether a device whose latest handshake was at hs
-// counts as connected at now.
-func Connected(hs, now time.Time) bool {
-	return !hs.IsZero() && now.Sub(hs) < ConnectedWithin
 }
 
 func bool01(b bool) string {

@@ -20,6 +20,12 @@ import (
 // online. WireGuard re-keys every two minutes while traffic flows.
 const OnlineWindow = 3 * time.Minute
 
+// Online reports whether a peer whose latest handshake was at latest counts
+// as online at now.
+func Online(latest, now time.Time) bool {
+	return !latest.IsZero() && now.Sub(latest) < OnlineWindow
+}
+
 // Service adds, removes, lists and reconciles the server's peers. It writes
 // every change to the Store first and then applies it to the Device.
 type Service struct {
@@ -259,7 +265,7 @@ func (s *Service) view(p *Peer, stats map[wgtypes.Key]*PeerStats) PeerView {
 		v.LatestHandshake = st.LatestHandshake
 		v.Endpoint = st.Endpoint
 		v.RxBytes, v.TxBytes = st.RxBytes, st.TxBytes
-		v.Online = !st.LatestHandshake.IsZero() && s.now().Sub(st.LatestHandshake) < OnlineWindow
+		v.Online = Online(st.LatestHandshake, s.now())
 	}
 	return v
 }
