@@ -58,14 +58,7 @@ func (x *peerExtraJSON) options() (vpn.PeerOptions, error) {
 // setExtra fills the access and end date of a peer's JSON.
 func setExtra(p *PeerJSON, v *vpn.PeerView) {
 	p.Access = v.Access.OrAll()
-	p.Hosts = []string{}
-	for _, h := range v.Hosts {
-		if h.IsSingleIP() {
-			p.Hosts = append(p.Hosts, h.Addr().String())
-		} else {
-			p.Hosts = append(p.Hosts, h.String())
-		}
-	}
+	p.Hosts = vpn.HostStrings(v.Hosts)
 	if !v.Expires.IsZero() {
 		t := v.Expires.UTC()
 		p.Expires = &t

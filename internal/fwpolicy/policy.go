@@ -101,11 +101,7 @@ func (d *Device) label() string {
 
 // joinPrefixes writes single addresses without their /32 or /128.
 func joinPrefixes(ps []netip.Prefix, sep string) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = prefixString(p)
-	}
-	return strings.Join(s, sep)
+	return strings.Join(prefixStrings(ps), sep)
 }
 
 func prefixString(p netip.Prefix) string {

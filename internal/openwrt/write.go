@@ -166,7 +166,7 @@ func writeAccess(sec *uci.Section, old, new vpn.Peer) int {
 		if len(new.Hosts) == 0 {
 			sec.Delete(optHosts)
 		} else {
-			sec.SetList(optHosts, hostStrings(new.Hosts))
+			sec.SetList(optHosts, vpn.HostStrings(new.Hosts))
 		}
 		n++
 	}
@@ -175,19 +175,6 @@ func writeAccess(sec *uci.Section, old, new vpn.Peer) int {
 		n++
 	}
 	return n
-}
-
-// hostStrings writes single addresses without their /32 or /128.
-func hostStrings(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		if p.IsSingleIP() {
-			out[i] = p.Addr().String()
-		} else {
-			out[i] = p.String()
-		}
-	}
-	return out
 }
 
 // tunnel returns t with the default applied.

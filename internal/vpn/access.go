@@ -57,6 +57,20 @@ func ParseHosts(words []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// HostStrings writes hosts as ParseHosts reads them: a single address
+// without its /32 or /128, a network with its length.
+func HostStrings(hosts []netip.Prefix) []string {
+	out := make([]string, len(hosts))
+	for i, p := range hosts {
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String()
+		} else {
+			out[i] = p.String()
+		}
+	}
+	return out
+}
+
 func parseHost(s string) (netip.Prefix, error) {
 	bad := &Error{Code: EINVALID, Field: "hosts", Message: fmt.Sprintf("%q is not an address such as 192.168.1.10 or a network such as 192.168.1.0/28.", s)}
 	if strings.Contains(s, "/") {
