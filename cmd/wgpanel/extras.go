@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/wgpanel/wgpanel/internal/access"
@@ -85,10 +84,9 @@ func (x *extras) sync(ctx context.Context) {
 		}
 		return
 	}
-	if ch, err := access.Apply(ctx, x.store, x.reload, x.log); err != nil {
+	// access.Apply logs what it changed.
+	if _, err := access.Apply(ctx, x.store, x.reload, x.log); err != nil {
 		x.log.Warn("cannot apply the devices' access to the firewall", "err", err.Error())
-	} else if len(ch) > 0 {
-		x.log.Info("devices' access applied to the firewall", "changes", strings.Join(ch, "; "))
 	}
 }
 
