@@ -114,21 +114,28 @@ func run(o options) (string, error) {
 		}
 		return p, nil
 	}
-	initScript, err := src("init.d/wgpanel")
-	if err != nil {
-		return "", err
+	root := func(mode os.FileMode) *files.ContentFileInfo {
+		return &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: o.mtime}
 	}
-	hotplug, err := src("hotplug/90-wgpanel")
-	if err != nil {
-		return "", err
-	}
-	uciDefaults, err := src("openwrt/files/wgpanel.uci-defaults")
-	if err != nil {
-		return "", err
-	}
-	keep, err := src("openwrt/files/wgpanel.keep")
-	if err != nil {
-		return "", err
+	contents := files.Contents{{Source: o.binary, Destination: "/usr/bin/wgpanel", FileInfo: root(0o755)}}
+	for _, f := range []struct {
+		rel, dest string
+		mode      os.FileMode
+	}{
+		{"init.d/wgpanel", "/etc/init.d/wgpanel", 0o755},
+		{"hotplug/90-wgpanel", "/etc/hotplug.d/iface/90-wgpanel", 0o644},
+		// No conffile: /etc/config/wgpanel is written by this uci-defaults
+		// script when missing, and by wgpanel itself later, so an upgrade
+		// never leaves a wgpanel-opkg beside it. keep.d keeps it across a
+		// sysupgrade.
+		{"openwrt/files/wgpanel.uci-defaults", "/etc/uci-defaults/90-wgpanel", 0o644},
+		{"openwrt/files/wgpanel.keep", "/lib/upgrade/keep.d/wgpanel", 0o644},
+	} {
+		p, err := src(f.rel)
+		if err != nil {
+			return "", err
+		}
+		contents = append(contents, &files.Content{Source: p, Destination: f.dest, FileInfo: root(f.mode)})
 	}
 	postinst, err := src("packaging/scripts/postinst")
 	if err != nil {
@@ -142,9 +149,6 @@ func run(o options) (string, error) {
 		return "", err
 	}
 
-	root := func(mode os.FileMode) *files.ContentFileInfo {
-		return &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode, MTime: o.mtime}
-	}
 	info := &nfpm.Info{
 		Name:          "wgpanel",
 		Arch:          o.arch,
@@ -159,20 +163,10 @@ func run(o options) (string, error) {
 		License:       "MIT",
 		MTime:         o.mtime,
 		Overridables: nfpm.Overridables{
-			Depends: []string{"kmod-wireguard", "wireguard-tools"},
-			Contents: files.Contents{
-				{Source: o.binary, Destination: "/usr/bin/wgpanel", FileInfo: root(0o755)},
-				{Source: initScript, Destination: "/etc/init.d/wgpanel", FileInfo: root(0o755)},
-				{Source: hotplug, Destination: "/etc/hotplug.d/iface/90-wgpanel", FileInfo: root(0o644)},
-				// No conffile: /etc/config/wgpanel is written by this
-				// uci-defaults script when missing, and by wgpanel itself
-				// later, so an upgrade never leaves a wgpanel-opkg beside
-				// it. keep.d keeps it across a sysupgrade.
-				{Source: uciDefaults, Destination: "/etc/uci-defaults/90-wgpanel", FileInfo: root(0o644)},
-				{Source: keep, Destination: "/lib/upgrade/keep.d/wgpanel", FileInfo: root(0o644)},
-			},
-			Scripts: nfpm.Scripts{PostInstall: postinst, PreRemove: prerm},
-			IPK:     nfpm.IPK{Arch: o.arch},
+			Depends:  []string{"kmod-wireguard", "wireguard-tools"},
+			Contents: contents,
+			Scripts:  nfpm.Scripts{PostInstall: postinst, PreRemove: prerm},
+			IPK:      nfpm.IPK{Arch: o.arch},
 		},
 	}
 	info = nfpm.WithDefaults(info)
