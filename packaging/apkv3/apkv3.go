@@ -24,6 +24,7 @@ package apkv3
 
 import (
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"crypto/sha256"
 	"encoding/binary"
@@ -71,11 +72,10 @@ type Package struct {
 	Info    Info
 	Files   []File
 	Scripts Scripts
-	// DirMode, DirUser and DirGroup describe every directory holding a
-	// file (default 0755 root:root).
-	DirMode           uint32
-	DirUser, DirGroup string
 }
+
+// dirMode is the mode of every directory holding a file, owned by root.
+const dirMode = 0o755
 
 // Field slots of apk's schemas (apk-tools src/apk_adb.h).
 const (
@@ -339,16 +339,6 @@ func (p *Package) metadata() ([]byte, []dir, error) {
 			aclMode: a.int(uint64(mode & 0o7777)), aclUser: a.str(user), aclGroup: a.str(group),
 		})
 	}
-	or := func(s, def string) string {
-		if s == "" {
-			return def
-		}
-		return s
-	}
-	dirMode := p.DirMode
-	if dirMode == 0 {
-		dirMode = 0o755
-	}
 	var installed uint64
 	var paths []uint32
 	for _, d := range dirs {
@@ -358,7 +348,7 @@ func (p *Package) metadata() ([]byte, []dir, error) {
 			installed += uint64(len(f.Data))
 			files = append(files, a.object(fiMax, map[int]uint32{
 				fiName:   a.str(f.Path),
-				fiACL:    acl(f.Mode, or(f.User, "root"), or(f.Group, "root")),
+				fiACL:    acl(f.Mode, cmp.Or(f.User, "root"), cmp.Or(f.Group, "root")),
 				fiSize:   a.int(uint64(len(f.Data))),
 				fiMTime:  a.int(uint64(f.MTime)),
 				fiHashes: a.blob(sum[:]),
@@ -366,7 +356,7 @@ func (p *Package) metadata() ([]byte, []dir, error) {
 		}
 		paths = append(paths, a.object(diMax, map[int]uint32{
 			diName:  a.str(d.name),
-			diACL:   acl(dirMode, or(p.DirUser, "root"), or(p.DirGroup, "root")),
+			diACL:   acl(dirMode, "root", "root"),
 			diFiles: a.array(files),
 		}))
 	}

@@ -106,13 +106,13 @@ func main() {
 	say("PLAN %s", strings.Join(names, " "))
 	for _, s := range steps {
 		start := time.Now()
-		detail, err := func() (d string, err error) {
+		err := func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {
 					err = fmt.Errorf("panic: %v", r)
 				}
 			}()
-			return "", s.f()
+			return s.f()
 		}()
 		if err != nil {
 			say("STEP %s FAIL %s", s.name, oneLine(err.Error()))
@@ -122,7 +122,7 @@ func main() {
 			}
 			continue
 		}
-		say("STEP %s PASS %dms %s", s.name, time.Since(start).Milliseconds(), detail)
+		say("STEP %s PASS %dms", s.name, time.Since(start).Milliseconds())
 	}
 	if g.failed && g.serve != nil {
 		for _, l := range strings.Split(strings.TrimSpace(g.serveLog.String()), "\n") {
@@ -660,7 +660,7 @@ func (g *guest) restoreRecreated() error {
 		return err
 	}
 	start := time.Now()
-	if err := g.waitPeers(start, true); err != nil {
+	if err := g.waitPeers(start); err != nil {
 		return err
 	}
 	return g.phoneBack()
@@ -682,7 +682,7 @@ func (g *guest) restoreSyncconf() error {
 	if err := g.serve.Process.Signal(syscall.SIGUSR1); err != nil {
 		return fmt.Errorf("signal serve as the hotplug script does: %v", err)
 	}
-	if err := g.waitPeers(start, true); err != nil {
+	if err := g.waitPeers(start); err != nil {
 		return err
 	}
 	return g.phonePings(routerTunnel, true)
@@ -739,11 +739,8 @@ func (g *guest) luciEdit() error {
 
 // waitPeers waits up to g.restore after start until the phone and the
 // laptop are on the device with their preshared keys.
-func (g *guest) waitPeers(start time.Time, phone bool) error {
-	want := []string{g.laptop.String()}
-	if phone {
-		want = append(want, g.phoneKey.String())
-	}
+func (g *guest) waitPeers(start time.Time) error {
+	want := []string{g.laptop.String(), g.phoneKey.String()}
 	slices.Sort(want)
 	for {
 		psks, err := g.wgShow(wgIf, "preshared-keys")
