@@ -124,13 +124,15 @@ func main() {
 		}
 		say("STEP %s PASS %dms", s.name, time.Since(start).Milliseconds())
 	}
+	if g.serve != nil && g.serveAlive() == nil {
+		g.serve.Process.Kill()
+	}
 	if g.failed && g.serve != nil {
+		// serve's output is copied into serveLog until it has exited.
+		g.serveDone <- <-g.serveDone
 		for _, l := range strings.Split(strings.TrimSpace(g.serveLog.String()), "\n") {
 			say("SERVELOG %s", l)
 		}
-	}
-	if g.serve != nil && g.serveAlive() == nil {
-		g.serve.Process.Kill()
 	}
 	if *gotest != "" {
 		g.goTest(*gotest, *gotestSkip, *ci)
