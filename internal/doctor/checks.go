@@ -24,8 +24,6 @@ const (
 	ethernetMTU  = 1500
 )
 
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
 // checker holds the input of one run.
 type checker struct {
 	in Input
@@ -251,7 +249,7 @@ func (c *checker) wanNAT() *Check {
 	}
 	a := addr.Addr().Unmap()
 	switch {
-	case cgnat.Contains(a):
+	case vpn.CGNAT.Contains(a):
 		return fail(IDWANNAT,
 			fmt.Sprintf("The router's WAN address %s is in the carrier-grade NAT range 100.64.0.0/10, so your ISP shares one public IPv4 address among many customers and no port forward can bring %s to this router.", a, udp),
 			"Ask your ISP for a public IPv4 address (or to switch CGNAT off for your line); otherwise reach the router over IPv6 if your ISP provides it, or through a relay that has a public address.")
@@ -264,19 +262,12 @@ func (c *checker) wanNAT() *Check {
 		return warn(IDWANNAT,
 			fmt.Sprintf("The router's WAN address %s is private, so it sits behind %s that must pass %s on to it.", a, gwText, udp),
 			fmt.Sprintf("%sforward %s to %s.", isp, udp, a))
-	case !isPublic(a):
+	case !vpn.IsPublic(a):
 		return warn(IDWANNAT,
 			fmt.Sprintf("The router's WAN address %s is not a public address, so phones on the internet cannot reach %s on it.", a, udp),
 			"Check the WAN connection (Network, Interfaces, wan in LuCI).")
 	}
 	return ok(IDWANNAT, fmt.Sprintf("The router's WAN address %s is public, so phones reach %s on it directly.", a, udp))
-}
-
-// isPublic reports whether a can be reached from the internet.
-func isPublic(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
-		!a.IsUnspecified() && !a.IsMulticast() && !cgnat.Contains(a)
 }
 
 func (c *checker) endpoint() *Check {
@@ -303,12 +294,12 @@ func (c *checker) endpoint() *Check {
 	}
 	a = a.Unmap()
 	switch {
-	case cgnat.Contains(a):
+	case vpn.CGNAT.Contains(a):
 		return fail(IDEndpoint, fmt.Sprintf("The endpoint %s is a carrier-grade NAT address, which phones on the internet cannot reach.", a), suggest())
-	case !isPublic(a):
+	case !vpn.IsPublic(a):
 		return fail(IDEndpoint, fmt.Sprintf("The endpoint %s is a private address, which phones outside your home cannot reach.", a), suggest())
 	}
-	if wan, _ := c.in.wanAddr(); wan.IsValid() && isPublic(wan.Addr()) && a.Is4() && wan.Addr().Unmap() != a {
+	if wan, _ := c.in.wanAddr(); wan.IsValid() && vpn.IsPublic(wan.Addr()) && a.Is4() && wan.Addr().Unmap() != a {
 		return warn(IDEndpoint,
 			fmt.Sprintf("The endpoint %s is not the router's current WAN address %s.", a, wan.Addr().Unmap()),
 			fmt.Sprintf("Set the Endpoint to %s, or better to a dynamic DNS name that follows the address when your ISP changes it.", wan.Addr().Unmap()))
@@ -424,7 +415,7 @@ func (c *checker) dns() *Check {
 			oks = append(oks, fmt.Sprintf("%s (the router's dnsmasq answers there)", a))
 		case inAny(a, f.LANs) || inAny(a, f.Addresses):
 			oks = append(oks, fmt.Sprintf("%s (a host the tunnel reaches)", a))
-		case isPublic(a):
+		case vpn.IsPublic(a):
 			oks = append(oks, fmt.Sprintf("%s (a public resolver)", a))
 		default:
 			return warn(IDDNS,

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/wgpanel/wgpanel/internal/uci"
+	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
 // UCI names in /etc/config/ddns (ddns-scripts).
@@ -16,17 +17,6 @@ const (
 	ddnsLookupHost = "lookup_host"
 	ddnsDomain     = "domain"
 )
-
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// publicAddr reports whether a can be reached from the internet: not RFC
-// 1918, CGNAT (100.64.0.0/10), loopback, link-local, ULA, unspecified or
-// multicast.
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
-		!a.IsUnspecified() && !a.IsMulticast() && !cgnat.Contains(a)
-}
 
 // SuggestEndpoint proposes the endpoint phones should dial when wgpanel has
 // none: the lookup_host of the first enabled ddns-scripts service in
@@ -42,9 +32,9 @@ func SuggestEndpoint(dir uci.Dir, wanAddr netip.Addr) (host, why string) {
 	switch {
 	case !wanAddr.IsValid():
 		return "", "No dynamic DNS service is enabled and the router's WAN address is not known."
-	case publicAddr(wanAddr):
+	case vpn.IsPublic(wanAddr):
 		return wanAddr.Unmap().String(), fmt.Sprintf("The router's WAN address %s is public (if your ISP changes it, a dynamic DNS name is better).", wanAddr.Unmap())
-	case cgnat.Contains(wanAddr.Unmap()):
+	case vpn.CGNAT.Contains(wanAddr.Unmap()):
 		return "", fmt.Sprintf("The router's WAN address %s is behind your ISP's carrier-grade NAT, so no IPv4 address of this router can be reached from the internet.", wanAddr.Unmap())
 	default:
 		return "", fmt.Sprintf("The router's WAN address %s is private, so phones need your ISP router's public address or a dynamic DNS name.", wanAddr.Unmap())

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/wgpanel/wgpanel/internal/doctor"
+	"github.com/wgpanel/wgpanel/internal/vpn"
 )
 
 // Verdicts, as GET /api/reachability names them.
@@ -19,8 +20,6 @@ const (
 	NoEndpoint        = "no_endpoint"
 	Unknown           = "unknown"
 )
-
-var cgnatRange = netip.MustParsePrefix("100.64.0.0/10")
 
 // Suggestion is an endpoint phones could dial, with why it is offered.
 type Suggestion struct {
@@ -76,11 +75,11 @@ func Decide(in Input) Result {
 	wan, gw := in.Doctor.WAN()
 	if wan.IsValid() && wan.Addr().Unmap().Is4() {
 		res.WANIPv4 = wan.Addr().Unmap()
-		if public(res.WANIPv4) {
+		if vpn.IsPublic(res.WANIPv4) {
 			res.PublicIPv4 = res.WANIPv4
 		}
 	}
-	if m := in.Mapped.Unmap(); m.Is4() && public(m) {
+	if m := in.Mapped.Unmap(); m.Is4() && vpn.IsPublic(m) {
 		res.PublicIPv4, res.Discovered = m, true
 	}
 	res.PublicIPv6 = publicIPv6(in)
@@ -121,12 +120,12 @@ func Decide(in Input) Result {
 		return set(Blocked, "Phones could connect, but the router's firewall keeps them out of your home network.", fix)
 	}
 
-	behindNAT := res.WANIPv4.IsValid() && !public(res.WANIPv4)
+	behindNAT := res.WANIPv4.IsValid() && !vpn.IsPublic(res.WANIPv4)
 	if res.Discovered && res.WANIPv4.IsValid() && res.PublicIPv4 != res.WANIPv4 {
 		behindNAT = true
 	}
 	switch {
-	case res.WANIPv4.IsValid() && cgnatRange.Contains(res.WANIPv4):
+	case res.WANIPv4.IsValid() && vpn.CGNAT.Contains(res.WANIPv4):
 		fix := "Ask your internet provider for a public IPv4 address, or use IPv6."
 		if v6 := res.PublicIPv6; v6.IsValid() {
 			if res.Endpoint == v6.String() {
@@ -195,17 +194,11 @@ func publicIPv6(in Input) netip.Addr {
 		addrs = append(addrs, f.DNS.RouterAddrs...)
 	}
 	for _, a := range addrs {
-		if a.Is6() && !a.Is4In6() && public(a) {
+		if a.Is6() && !a.Is4In6() && vpn.IsPublic(a) {
 			return a.WithZone("")
 		}
 	}
 	return netip.Addr{}
-}
-
-// public reports whether a can be reached from the internet.
-func public(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() && !cgnatRange.Contains(a)
 }
 
 func hostPort(host string, port int) string {
@@ -225,7 +218,7 @@ func EndpointWarning(host string) string {
 	}
 	a = a.Unmap()
 	switch {
-	case cgnatRange.Contains(a):
+	case vpn.CGNAT.Contains(a):
 		return fmt.Sprintf("%s is an address inside your internet provider's carrier-grade NAT: phones on the internet cannot reach it.", a)
 	case a.IsLinkLocalUnicast():
 		return fmt.Sprintf("%s is a link-local address: no phone can reach it.", a)

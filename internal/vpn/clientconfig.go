@@ -136,7 +136,7 @@ func buildClientConfig(cfg *Config, p *Peer, priv wgtypes.Key) (*ClientConfig, [
 		warnings = append(warnings, fmt.Sprintf("The interface %s has no fixed listen port, so the phone cannot reach it: set listen_port (51820 is usual).", srv.Interface))
 	default:
 		cc.Endpoint = joinHostPort(host, srv.ListenPort)
-		if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && isNonPublic(a) {
+		if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && !IsPublic(a) {
 			warnings = append(warnings, fmt.Sprintf("The endpoint %s is a private or shared address that phones on other networks cannot reach: use the router's public address or a DDNS name.", a))
 		}
 	}
@@ -154,12 +154,14 @@ func joinHostPort(host string, port int) string {
 	return net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port))
 }
 
-// isNonPublic reports whether a cannot be reached from the internet:
-// RFC 1918, CGNAT (100.64.0.0/10), loopback, link-local, ULA.
-func isNonPublic(a netip.Addr) bool {
+// CGNAT is the address space of carrier-grade NAT (RFC 6598).
+var CGNAT = netip.MustParsePrefix("100.64.0.0/10")
+
+// IsPublic reports whether a can be reached from the internet: a global
+// unicast address outside RFC 1918, ULA and CGNAT space.
+func IsPublic(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() ||
-		netip.MustParsePrefix("100.64.0.0/10").Contains(a)
+	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() && !CGNAT.Contains(a)
 }
 
 func appendUnique(ps []netip.Prefix, p netip.Prefix) []netip.Prefix {

@@ -173,7 +173,7 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 	}
 	if st.Endpoint == "" {
 		st.Warnings = append(st.Warnings, "No endpoint is set: phones need the router's public address or DDNS name in their config (the Endpoint field, or wgpanel settings --endpoint HOST).")
-	} else if a, err := netip.ParseAddr(strings.Trim(st.Endpoint, "[]")); err == nil && isNonPublic(a) {
+	} else if a, err := netip.ParseAddr(strings.Trim(st.Endpoint, "[]")); err == nil && !IsPublic(a) {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("The endpoint %s is not a public address: phones outside your home cannot reach it.", a))
 	}
 	return st, nil

@@ -483,3 +483,19 @@ func TestServerPublicKeyRemembered(t *testing.T) {
 		}
 	}
 }
+
+func TestIsPublic(t *testing.T) {
+	for s, want := range map[string]bool{
+		"198.51.100.7": true, "2001:db8::1": true, "::ffff:198.51.100.7": true,
+		"10.0.0.1": false, "192.168.1.1": false, "::ffff:192.168.1.1": false, "100.64.1.1": false,
+		"127.0.0.1": false, "169.254.1.1": false, "fe80::1": false, "fd00::1": false, "::1": false,
+		"0.0.0.0": false, "224.0.0.1": false, "255.255.255.255": false, "ff02::1": false,
+	} {
+		if got := vpn.IsPublic(netip.MustParseAddr(s)); got != want {
+			t.Errorf("IsPublic(%s) = %v; want %v", s, got, want)
+		}
+	}
+	if vpn.IsPublic(netip.Addr{}) {
+		t.Error("IsPublic of the zero Addr = true")
+	}
+}
