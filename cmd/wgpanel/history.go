@@ -32,9 +32,8 @@ type history struct {
 	dev    vpn.Device
 	ifname string
 
-	mu    sync.Mutex
-	last  time.Time           // the last Record
-	known map[string]struct{} // the devices in the configuration at the last forget
+	mu   sync.Mutex
+	last time.Time // the last Record
 }
 
 // openHistory opens the usage history in its place for this mode: RAM and
@@ -85,20 +84,17 @@ func (r *history) recordState(st *vpn.DeviceState, every time.Duration) {
 	}
 }
 
-// forget drops the history of devices no longer in cfg.
+// forget drops the history of devices no longer in cfg. A peer wgpanel
+// cannot read keeps its history: it is still on the device.
 func (r *history) forget(cfg *vpn.Config) {
-	now := make(map[string]struct{}, len(cfg.Server.Peers))
+	keep := make(map[string]bool, len(cfg.Server.Peers)+len(cfg.Server.Odd))
 	for _, p := range cfg.Server.Peers {
-		now[p.PublicKey.String()] = struct{}{}
+		keep[p.PublicKey.String()] = true
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k := range r.known {
-		if _, ok := now[k]; !ok {
-			r.h.Forget(k)
-		}
+	for _, o := range cfg.Server.Odd {
+		keep[o.PublicKey.String()] = true
 	}
-	r.known = now
+	r.h.Retain(keep)
 }
 
 // Sample reads the device into the history now, for the history's own

@@ -179,13 +179,17 @@ func midnight(t time.Time) int64 {
 	return time.Date(y, m, d, 0, 0, 0, 0, t.Location()).Unix()
 }
 
-// Forget drops the history of a removed device.
-func (h *History) Forget(key string) {
+// Retain forgets the history of every device whose key is not in keep:
+// the devices removed from the configuration, also while wgpanel was not
+// running.
+func (h *History) Retain(keep map[string]bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.devices[key]; ok {
-		delete(h.devices, key)
-		h.dirtyRAM, h.dirtyFlash = true, true
+	for key := range h.devices {
+		if !keep[key] {
+			delete(h.devices, key)
+			h.dirtyRAM, h.dirtyFlash = true, true
+		}
 	}
 }
 

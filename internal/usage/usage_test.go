@@ -246,13 +246,17 @@ func TestDamagedSnapshot(t *testing.T) {
 	checkTotals(t, h, "phone", 1234, 56)
 }
 
-func TestForget(t *testing.T) {
+func TestRetain(t *testing.T) {
 	c := newClock()
 	h := open(t, t.TempDir(), c)
 	record(t, h, "phone", 10, 10)
-	h.Forget("phone")
+	record(t, h, "laptop", 10, 10)
+	h.Retain(map[string]bool{"laptop": true})
 	if s := h.Query("phone", Range48h); s.TotalRx != 0 || len(s.Points) != 0 {
 		t.Errorf("forgotten device still has %+v", s)
+	}
+	if s := h.Query("laptop", Range48h); s.TotalRx == 0 {
+		t.Errorf("kept device lost its history: %+v", s)
 	}
 }
 
